@@ -11,4 +11,4 @@
 export const MAIN_NAME = '__main__.py';
 export const BOOTSTRAP_PACKAGE = '_pyz_bootstrap';
 export const ENVIRONMENT_NAME = 'environment.json';
-export const PAYLOAD_NAME = 'site-packages.zip';
+export const PAYLOAD_NAME = '_pyz_site_packages.zip';

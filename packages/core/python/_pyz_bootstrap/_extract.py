@@ -1,0 +1,659 @@
+"""pyz runtime, cold path: extraction, repair, locking and clean-up of the cache.
+
+Imported only when the cache is missing, damaged, forced (SHIV_FORCE_EXTRACT / always_write_cache)
+or when there is something to clean up, so its imports (zipfile, threading, shutil, ...) never
+weigh on a warm start. See the package docstring for the cache layout.
+"""
+import json
+import os
+import stat
+import sys
+import time
+
+from . import (
+    IN_USE_NAME,
+    LAYOUT,
+    LISTING_NAME,
+    MANIFEST_NAME,
+    SITE_PACKAGES,
+    BootstrapError,
+    _acquire_in_use,
+    cache_state,
+    fallback_root,
+)
+
+try:
+    import fcntl
+except ImportError:  # Windows: msvcrt locking, best effort (SPEC §6)
+    fcntl = None
+
+# https://bford.info/cachedir/ : the signature must start the file, byte for byte.
+CACHEDIR_TAG = (
+    b"Signature: 8a477f597d28d172789f06886806bc55\n"
+    b"# This file is a cache directory tag created by pyz (shiv-compatible runtime cache).\n"
+    b"# For information about cache directory tags, see: https://bford.info/cachedir/\n"
+)
+# File creation dominates extraction time and releases the GIL (as does zlib), so a few threads
+# more than CPUs keep the disk busy; beyond ~8 the zipfile read lock becomes the bottleneck.
+EXTRACT_THREADS = max(2, min(8, (os.cpu_count() or 1) * 2))
+LARGE_MEMBER = 4 << 20
+S_IFLNK = 0o120000
+
+
+def _token():
+    return os.urandom(4).hex()
+
+
+def _warn(message, fix):
+    sys.stderr.write("pyz: warning: %s\n  fix: %s\n" % (message, fix))
+
+
+# ---------------------------------------------------------------------------------------- locks
+
+
+def _same_file(descriptor, path):
+    try:
+        current = os.stat(path)
+    except OSError:
+        return False
+    locked = os.fstat(descriptor)
+    return (current.st_dev, current.st_ino) == (locked.st_dev, locked.st_ino)
+
+
+def _try_exclusive(descriptor):
+    if fcntl is not None:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            return False
+    import msvcrt
+
+    try:
+        msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
+        return True
+    except OSError:
+        return False
+
+
+class BuildLock:
+    """Exclusive lock on `<stem>_<build_id>.lock` with a bounded wait.
+
+    shiv's lock waits forever; here the wait ends after SHIV_LOCK_TIMEOUT seconds with an error
+    naming the file. The kernel drops a flock when its holder dies (even by SIGKILL), so the lock
+    file itself is never stale; clean-up may unlink one for a build that is gone, hence the
+    identity check after locking (we must hold the file that is at the path, not an unlinked one).
+    Created 0600: never world-writable.
+    """
+
+    def __init__(self, path, timeout):
+        self.path = path
+        self.timeout = timeout
+        self.descriptor = None
+
+    def __enter__(self):
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            while not _try_exclusive(descriptor):
+                if time.monotonic() >= deadline:
+                    os.close(descriptor)
+                    raise BootstrapError(
+                        "LOCK_TIMEOUT",
+                        "waited %g s for the cache lock %s" % (self.timeout, self.path),
+                        "another process is extracting this app; if none is, raise "
+                        "SHIV_LOCK_TIMEOUT or delete %s" % self.path,
+                    )
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+            if _same_file(descriptor, self.path):
+                self.descriptor = descriptor
+                return self
+            os.close(descriptor)  # unlinked by a clean-up meanwhile: lock the new file
+
+    def __exit__(self, *exception):
+        os.close(self.descriptor)  # closing the last descriptor releases the flock
+        self.descriptor = None
+
+
+def _lock_if_free(path):
+    """Descriptor holding an exclusive lock on an existing file, or None if busy or absent."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY if fcntl is not None else os.O_RDWR)
+    except OSError:
+        return None
+    if _try_exclusive(descriptor):
+        return descriptor
+    os.close(descriptor)
+    return None
+
+
+# ----------------------------------------------------------------------------------------- root
+
+
+def _write_cachedir_tag(root):
+    tag = os.path.join(root, "CACHEDIR.TAG")
+    if os.path.exists(tag):
+        return
+    temporary = "%s.%d.%s.tmp" % (tag, os.getpid(), _token())
+    with open(temporary, "wb") as handle:
+        handle.write(CACHEDIR_TAG)
+    os.replace(temporary, tag)
+
+
+def _prepare_root(root, private):
+    os.makedirs(root, 0o700, exist_ok=True)
+    if private:
+        # A directory under a shared /tmp that someone else made for us would let them swap our
+        # code: it must be ours, a real directory, and closed to group and others.
+        status = os.lstat(root)
+        uid = os.getuid() if hasattr(os, "getuid") else status.st_uid
+        if not stat.S_ISDIR(status.st_mode) or status.st_uid != uid or status.st_mode & 0o077:
+            raise BootstrapError(
+                "CACHE_UNSAFE",
+                "fallback cache directory %s is not a private directory owned by uid %s" % (root, uid),
+                "remove %s, or set SHIV_ROOT to a directory of your own" % root,
+            )
+    _write_cachedir_tag(root)
+
+
+def _choose_root(environment, roots, may_fall_back, directory_name):
+    """The first usable root; with the default root, a private fallback when HOME is unusable."""
+    for root in roots:
+        try:
+            _prepare_root(root, private=False)
+            # Proves we can create files there (the lock) before any extraction starts.
+            os.close(os.open(os.path.join(root, directory_name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600))
+            return root
+        except OSError as error:
+            if not may_fall_back:
+                raise BootstrapError(
+                    "CACHE_NOT_WRITABLE", "cannot use cache root %s: %s" % (root, error.strerror or error),
+                    "set SHIV_ROOT to a writable directory",
+                )
+            reason = "cannot use %s (%s)" % (root, error.strerror or error)
+            break
+    else:
+        reason = "no home directory (HOME is not set)"
+    root = fallback_root()
+    _warn(
+        "%s; extracting to the private directory %s instead" % (reason, root),
+        "make HOME a writable directory, or set SHIV_ROOT",
+    )
+    try:
+        _prepare_root(root, private=True)
+    except OSError as error:
+        raise BootstrapError(
+            "CACHE_NOT_WRITABLE", "cannot use fallback cache root %s: %s" % (root, error.strerror or error),
+            "set SHIV_ROOT to a writable directory",
+        )
+    return root
+
+
+# ------------------------------------------------------------------------------------ extraction
+
+
+class ByteRange:
+    """Read-only file object over bytes [start, start + size) of a file.
+
+    Lets zipfile open the STORED nested site-packages.zip in place: its offsets count from its
+    own start, and zipfile reads ZIP64 on every supported Python (zipimport only from 3.13).
+    """
+
+    def __init__(self, path, start, size):
+        self.handle = open(path, "rb")
+        self.start = start
+        self.size = size
+        self.position = 0
+
+    def seekable(self):
+        return True
+
+    def readable(self):
+        return True
+
+    def tell(self):
+        return self.position
+
+    def seek(self, offset, whence=0):
+        if whence == 0:
+            position = offset
+        elif whence == 1:
+            position = self.position + offset
+        else:
+            position = self.size + offset
+        if position < 0:
+            raise OSError("seek before the start of %s" % PAYLOAD_DESCRIPTION)
+        self.position = position
+        return position
+
+    def read(self, count=-1):
+        remaining = self.size - self.position
+        if remaining <= 0:
+            return b""
+        if count is None or count < 0 or count > remaining:
+            count = remaining
+        self.handle.seek(self.start + self.position)
+        data = self.handle.read(count)
+        self.position += len(data)
+        return data
+
+    def close(self):
+        self.handle.close()
+
+
+PAYLOAD_DESCRIPTION = "the nested payload zip"
+
+
+def _open_payload(archive, payload_name):
+    import struct
+    import zipfile
+
+    def invalid(detail):
+        return BootstrapError(
+            "ARCHIVE_INVALID", "%s: %s" % (archive, detail), "rebuild the archive with pyz build",
+        )
+
+    try:
+        with open(archive, "rb") as handle:
+            try:
+                info = zipfile.ZipFile(handle).getinfo(payload_name)
+            except KeyError:
+                raise invalid("no %s member" % payload_name)
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise invalid("%s must be stored (method 0), not method %d" % (payload_name, info.compress_type))
+            # APPNOTE 4.3.7 local file header: signature(4) version(2) flags(2) method(2) time(2)
+            # date(2) crc(4) compressed size(4) size(4) name length(2) extra length(2) = 30 bytes.
+            handle.seek(info.header_offset)
+            header = handle.read(30)
+            if len(header) != 30 or header[:4] != b"PK\x03\x04":
+                raise invalid("bad local header for %s" % payload_name)
+            name_length, extra_length = struct.unpack("<HH", header[26:30])
+            start = info.header_offset + 30 + name_length + extra_length
+        source = ByteRange(archive, start, info.file_size)
+        return zipfile.ZipFile(source)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise invalid(str(error))
+
+
+def _unsafe(name, reason):
+    return BootstrapError(
+        "UNSAFE_MEMBER", "refusing payload member %r: %s" % (name, reason),
+        "rebuild the archive with pyz build; do not run archives from untrusted sources",
+    )
+
+
+def plan_members(infos):
+    """Validate every member before writing anything; return (directories, files).
+
+    Refused (SPEC §5, zip-slip): absolute paths, drive letters, backslashes, `.`/`..`/empty
+    components, duplicates (also a file that is another member's parent directory) and symlinks
+    (mode S_IFLNK in the Unix external attributes: a link could point outside the cache).
+    """
+    files = []
+    seen = set()
+    directories = set()
+    for info in infos:
+        name = info.filename
+        mode = info.external_attr >> 16
+        if not name:
+            raise _unsafe(name, "empty name")
+        if "\\" in name:
+            raise _unsafe(name, "backslash in path")
+        if name.startswith("/"):
+            raise _unsafe(name, "absolute path")
+        if len(name) >= 2 and name[1] == ":":
+            raise _unsafe(name, "drive letter")
+        if stat.S_IFMT(mode) == S_IFLNK:
+            raise _unsafe(name, "symbolic link")
+        is_directory = name.endswith("/")
+        parts = name.rstrip("/").split("/") if is_directory else name.split("/")
+        for part in parts:
+            if part in ("", ".", ".."):
+                raise _unsafe(name, "%r path component" % part)
+        relative = "/".join(parts)
+        if relative in seen:
+            raise _unsafe(name, "duplicate member")
+        seen.add(relative)
+        for depth in range(1, len(parts)):
+            directories.add("/".join(parts[:depth]))
+        if is_directory:
+            directories.add(relative)
+        else:
+            files.append((relative, info, mode))
+    for relative, _info, _mode in files:
+        if relative in directories:
+            raise _unsafe(relative, "member is both a file and a directory")
+    return sorted(directories), files
+
+
+def _extract_members(payload, destination, files, failures):
+    for relative, info, mode in files:
+        if failures:
+            return
+        path = os.path.join(destination, relative)
+        # Exec bits kept (pip's bin/ scripts); the umask applies as for any file we create.
+        permissions = 0o755 if mode & 0o111 else 0o644
+        try:
+            with payload.open(info) as source:
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), permissions)
+                try:
+                    if info.file_size <= LARGE_MEMBER:
+                        data = source.read()  # zipfile checks the CRC-32 at the end
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(descriptor, view):]
+                    else:
+                        while True:
+                            chunk = source.read(1 << 20)
+                            if not chunk:
+                                break
+                            view = memoryview(chunk)
+                            while view:
+                                view = view[os.write(descriptor, view):]
+                finally:
+                    os.close(descriptor)
+        except BaseException as error:  # reported by the main thread
+            failures.append((relative, error))
+            return
+
+
+def extract_payload(archive, payload_name, destination):
+    """Extract the nested payload into `destination` with a few threads."""
+    import threading
+
+    payload = _open_payload(archive, payload_name)
+    try:
+        directories, files = plan_members(payload.infolist())
+        os.mkdir(destination, 0o700)
+        for directory in directories:  # sorted: parents first
+            os.mkdir(os.path.join(destination, directory))
+        failures = []
+        # Strided shares balance large and small files; zipfile serialises the reads of a shared
+        # ZipFile with a lock (_SharedFile), decompression and writes run in parallel.
+        threads = [
+            threading.Thread(target=_extract_members, args=(payload, destination, files[index::EXTRACT_THREADS], failures))
+            for index in range(min(EXTRACT_THREADS, max(1, len(files))))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            relative, error = failures[0]
+            raise BootstrapError(
+                "EXTRACT_FAILED", "cannot extract %s from %s: %s" % (relative, archive, error),
+                "check free space and permissions of the cache directory, or rebuild the archive",
+            )
+    finally:
+        payload.fp.close()
+        payload.close()
+    return len(files)
+
+
+def _walk_directories(site_packages):
+    """(relative dir, names) for every directory but __pycache__ (Python writes those later)."""
+    for directory, subdirectories, names in os.walk(site_packages):
+        subdirectories[:] = [name for name in subdirectories if name != "__pycache__"]
+        relative = os.path.relpath(directory, site_packages).replace(os.sep, "/")
+        yield ("" if relative == "." else relative), sorted(subdirectories + names)
+
+
+def write_manifest(extraction_dir, build_id):
+    """Listing first, manifest last: a manifest on disk means everything before it was written."""
+    site_packages = os.path.join(extraction_dir, SITE_PACKAGES)
+    listing = {}
+    directories = []
+    for relative, names in _walk_directories(site_packages):
+        listing[relative] = names
+        path = os.path.join(site_packages, relative) if relative else site_packages
+        directories.append([relative, os.stat(path).st_mtime_ns])
+    with open(os.path.join(extraction_dir, LISTING_NAME), "w") as handle:
+        json.dump(listing, handle)
+    _write_json_atomically(
+        os.path.join(extraction_dir, MANIFEST_NAME),
+        {"layout": LAYOUT, "build_id": build_id, "directories": directories},
+    )
+
+
+def _write_json_atomically(path, value):
+    temporary = "%s.%d.%s" % (path, os.getpid(), _token())
+    with open(temporary, "w") as handle:
+        json.dump(value, handle)
+    os.replace(temporary, path)
+
+
+def revalidate(extraction_dir):
+    """Some directory mtime moved: 'complete' if every expected name is still there, else 'missing'.
+
+    Python itself moves mtimes by creating __pycache__ directories after extraction; then the new
+    mtimes are recorded (best effort) so the next start is cheap again. Added files are tolerated.
+    """
+    try:
+        with open(os.path.join(extraction_dir, MANIFEST_NAME)) as handle:
+            manifest = json.load(handle)
+        with open(os.path.join(extraction_dir, LISTING_NAME)) as handle:
+            listing = json.load(handle)
+    except (OSError, ValueError):
+        return "missing"
+    site_packages = os.path.join(extraction_dir, SITE_PACKAGES)
+    updated = []
+    changed = False
+    for relative, mtime in manifest.get("directories", ()):
+        path = os.path.join(site_packages, relative) if relative else site_packages
+        try:
+            current = os.stat(path).st_mtime_ns
+            if current != mtime:
+                present = set(os.listdir(path))
+                if any(name not in present for name in listing.get(relative, ())):
+                    return "missing"
+                changed = True
+        except OSError:
+            return "missing"
+        updated.append([relative, current])
+    if changed:
+        manifest["directories"] = updated
+        try:
+            _write_json_atomically(os.path.join(extraction_dir, MANIFEST_NAME), manifest)
+        except OSError:
+            pass  # read-only cache: still complete, just re-checked next time
+    return "complete"
+
+
+def _compile(site_packages, workers):
+    import compileall
+
+    # quiet=2: like shiv, a file that does not compile (py2-only test files in some wheels) is
+    # not an error; it is simply imported from source.
+    compileall.compile_dir(site_packages, quiet=2, workers=workers)
+
+
+def _state(extraction_dir, build_id):
+    state = cache_state(extraction_dir, build_id)
+    return revalidate(extraction_dir) if state == "changed" else state
+
+
+def ensure_extracted(environment, roots, may_fall_back, stem, directory_name):
+    """Extract (or repair, or force a fresh copy of) the payload; return its site-packages.
+
+    Under the build lock: re-check (another process may have finished meanwhile), delete our own
+    stale temporaries (only the lock holder extracts, so any .tmp of this build is a leftover of a
+    killed run), extract into `<name>.<pid>.<hex>.tmp`, compile, write the manifest last, then swap:
+    rename the current copy aside as `.old` (processes using it keep their open files and paths,
+    as the directory still exists) and rename the new one into place.
+    """
+    root = _choose_root(environment, roots, may_fall_back, directory_name)
+    final = os.path.join(root, directory_name)
+    with BuildLock(os.path.join(root, directory_name + ".lock"), environment.lock_timeout):
+        reuse = not environment.force_extract and _state(final, environment.build_id) == "complete"
+        if not reuse:
+            _remove_own_temporaries(root, directory_name)
+            token = "%d.%s" % (os.getpid(), _token())
+            temporary = os.path.join(root, "%s.%s.tmp" % (directory_name, token))
+            os.mkdir(temporary, 0o700)
+            site_packages = os.path.join(temporary, SITE_PACKAGES)
+            extract_payload(environment.archive, environment.payload, site_packages)
+            if environment.compile_pyc:
+                _compile(site_packages, environment.compile_workers)
+            write_manifest(temporary, environment.build_id)
+            os.close(os.open(os.path.join(temporary, IN_USE_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
+            if os.path.lexists(final):
+                os.rename(final, os.path.join(root, "%s.%s.old" % (directory_name, token)))
+            os.rename(temporary, final)
+        # We hold the build lock, so nobody can swap it away before we hold it in use.
+        if not _acquire_in_use(final):
+            raise BootstrapError(
+                "CACHE_INVALID", "extracted cache %s vanished" % final,
+                "check that nothing else deletes files under %s" % root,
+            )
+    clean_up(root, stem, environment.build_id)
+    return os.path.join(final, SITE_PACKAGES)
+
+
+# -------------------------------------------------------------------------------------- clean-up
+
+
+def _remove_tree(path):
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_own_temporaries(root, directory_name):
+    prefix = directory_name + "."
+    for name in os.listdir(root):
+        if name.startswith(prefix) and name.endswith(".tmp"):
+            _remove_tree(os.path.join(root, name))
+
+
+def _parse_entry(name, stem):
+    """Split a root entry of this app into (build_id, kind) or None.
+
+    kind: 'dir' (<stem>_<id>), 'lock' (<stem>_<id>.lock), 'tmp' / 'old' (<stem>_<id>.<pid>.<hex>.*).
+    Build ids with '_' are not recognised, so `app` never touches the entries of an app `app_x`.
+    """
+    prefix = stem + "_"
+    if not name.startswith(prefix):
+        return None
+    rest = name[len(prefix):]
+    if "_" in rest or not rest:
+        return None
+    parts = rest.split(".")
+    if len(parts) == 1:
+        return parts[0], "dir"
+    if len(parts) == 2 and parts[1] == "lock":
+        return parts[0], "lock"
+    if len(parts) == 4 and parts[1].isdigit() and parts[3] in ("tmp", "old"):
+        return parts[0], parts[3]
+    return None
+
+
+def clean_up(root, stem, build_id):
+    """Remove what no process needs any more (shiv keeps everything forever):
+
+    - `.old` copies (swapped out) once no process holds their in-use lock;
+    - other builds of this app, once neither extracting (build lock) nor in use (in-use lock);
+    - `.tmp` dirs whose build lock is free (their extractor died);
+    - lock files of builds that are gone.
+    Only directories pyz made (with a manifest) are deleted as old builds: shiv's are left alone.
+    """
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    entries = {}
+    for name in names:
+        parsed = _parse_entry(name, stem)
+        if parsed:
+            entries[name] = parsed
+    present_builds = set(build for build, kind in entries.values() if kind in ("dir", "tmp"))
+    for name, (build, kind) in sorted(entries.items()):
+        path = os.path.join(root, name)
+        lock_path = os.path.join(root, "%s_%s.lock" % (stem, build))
+        if kind == "old":
+            _remove_if_unused(path, root, stem, build, None)
+        elif kind == "tmp":
+            descriptor = _lock_if_free(lock_path)
+            if descriptor is not None:
+                try:
+                    _remove_tree(path)
+                finally:
+                    os.close(descriptor)
+        elif kind == "dir" and build != build_id:
+            if not os.path.exists(os.path.join(path, MANIFEST_NAME)):
+                continue
+            descriptor = _lock_if_free(lock_path)
+            if descriptor is not None:
+                try:
+                    _remove_if_unused(path, root, stem, build, descriptor)
+                finally:
+                    os.close(descriptor)
+        elif kind == "lock" and build != build_id and build not in present_builds:
+            descriptor = _lock_if_free(path)
+            if descriptor is not None:
+                try:
+                    os.unlink(path)  # lockers check they hold the file at the path (BuildLock)
+                except OSError:
+                    pass
+                finally:
+                    os.close(descriptor)
+
+
+def _remove_if_unused(path, root, stem, build, build_lock):
+    in_use = _lock_if_free(os.path.join(path, IN_USE_NAME))
+    if in_use is None and os.path.exists(os.path.join(path, IN_USE_NAME)):
+        return  # a live process holds it shared
+    try:
+        # Rename first so that no process can find it any more, then delete at leisure; a process
+        # blocked on our exclusive lock sees the path gone and looks again (_acquire_in_use).
+        doomed = os.path.join(root, "%s_%s.%d.%s.old" % (stem, build, os.getpid(), _token()))
+        if not path.endswith(".old"):
+            try:
+                os.rename(path, doomed)
+            except OSError:
+                return
+            path = doomed
+    finally:
+        if in_use is not None:
+            os.close(in_use)
+    _remove_tree(path)
+
+
+# ------------------------------------------------------------------------------------- no_modify
+
+
+def ensure_not_modified(site_packages, hashes):
+    """shiv's --no-modify: refuse to run when an extracted file differs from its build-time hash.
+
+    Every file listed in `hashes` is re-hashed (sha256) on every start, plus any .py file that is
+    not listed (code added to the cache). This costs time proportional to the payload: it is the
+    price of the option, which is off by default.
+    """
+    import hashlib
+
+    problems = []
+    for relative, expected in sorted(hashes.items()):
+        path = os.path.join(site_packages, *relative.split("/"))
+        try:
+            digest = hashlib.sha256()
+            with open(path, "rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+            if digest.hexdigest() != expected:
+                problems.append("%s (changed)" % relative)
+        except OSError:
+            problems.append("%s (missing)" % relative)
+    for relative, names in _walk_directories(site_packages):
+        for name in names:
+            if name.endswith(".py"):
+                candidate = relative + "/" + name if relative else name
+                if candidate not in hashes:
+                    problems.append("%s (added)" % candidate)
+    if problems:
+        raise BootstrapError(
+            "CACHE_MODIFIED",
+            "the extracted files of this no-modify app were modified: %s%s"
+            % (", ".join(problems[:5]), " ..." if len(problems) > 5 else ""),
+            "run once with SHIV_FORCE_EXTRACT=1 to restore a pristine copy of %s" % site_packages,
+        )

@@ -1,0 +1,357 @@
+/**
+ * `buildPyz`: inputs → file list → compression → archive writer → atomic rename.
+ * Each stage only consumes what the previous one produced (STYLE: data flows one way).
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { loadBackend } from './compress/index.js';
+import type { CompressionBackend } from './compress/types.js';
+import { PyzError } from './errors.js';
+import { compareNames, mergeFileLists, walkTree, type FileRecord } from './files.js';
+import { BOOTSTRAP_PACKAGE, ENVIRONMENT_NAME, MAIN_NAME, PAYLOAD_NAME } from './layout.js';
+import { resolveOptions, type BuildOptions, type ResolvedOptions } from './options.js';
+import { pipInstall, type PipInstallResult } from './pip.js';
+import { checkTargets } from './targets.js';
+import { PYZ_VERSION, SHIV_FORMAT_VERSION } from './version.js';
+import { ZipWriter, type ZipEntrySink } from './zip/writer.js';
+
+export interface BuildTimings {
+  pipMs: number;
+  scanMs: number;
+  writeMs: number;
+  totalMs: number;
+}
+
+export interface BuildResult {
+  outputPath: string;
+  /** Bytes of the .pyz. */
+  size: number;
+  /** sha256 hex of the .pyz. */
+  sha256: string;
+  buildId: string;
+  /** Files in the payload (site-packages). */
+  files: number;
+  /** Bytes of those files, uncompressed. */
+  payloadBytes: number;
+  /** Compression backend that ran ('none' for --uncompressed). */
+  backend: string;
+  /** How many times pip ran (0 on a dependency-cache hit or without requirements). */
+  pipRuns: number;
+  /** Entries copied raw from a previous archive instead of being recompressed. */
+  reusedEntries: number;
+  durationMs: number;
+  timings: BuildTimings;
+}
+
+/** Files larger than this are streamed through a streaming deflate instead of read whole. */
+const STREAMING_THRESHOLD_BYTES = 64 * 1024 * 1024;
+/** Small files are grouped so each backend call carries enough work to amortise its overhead. */
+const BATCH_BYTES = 2 * 1024 * 1024;
+const BATCH_FILES = 128;
+/** Bytes read but not yet written; caps peak memory whatever the input size. */
+const MAX_IN_FLIGHT_BYTES = 48 * 1024 * 1024;
+
+const BOOTSTRAP_DIRECTORY = new URL('../python/', import.meta.url);
+
+/** The Python runtime files that go into every archive, sorted by archive path. */
+export async function bootstrapFiles(): Promise<FileRecord[]> {
+  const root = path.resolve(decodeURIComponent(BOOTSTRAP_DIRECTORY.pathname));
+  const files = await walkTree(root);
+  return files
+    .filter((file) => file.relativePath === MAIN_NAME || file.relativePath.startsWith(`${BOOTSTRAP_PACKAGE}/`))
+    .map((file) => ({ ...file, mode: 0o644 }))
+    .sort((left, right) => compareNames(left.relativePath, right.relativePath));
+}
+
+interface CompressedFile {
+  record: FileRecord;
+  method: 0 | 8;
+  crc32: number;
+  data: Uint8Array;
+}
+
+/** Everything the payload stage learns while it streams the files. */
+interface PayloadSummary {
+  buildId: string;
+  hashes: Record<string, string>;
+  files: number;
+  bytes: number;
+}
+
+function entryModeOf(record: FileRecord): number {
+  // Keep exec bits, normalise the rest: group/other-writable bits make no sense in a cache.
+  return record.mode & 0o111 ? 0o755 : 0o644;
+}
+
+async function readWhole(record: FileRecord): Promise<Buffer> {
+  try {
+    const data = await fs.promises.readFile(record.sourcePath);
+    if (data.length !== record.size) {
+      // Changed while we built: use what we read, the archive stays self-consistent.
+      return data;
+    }
+    return data;
+  } catch (error) {
+    throw new PyzError('FILE_UNREADABLE', `cannot read "${record.sourcePath}": ${(error as Error).message}`, {
+      value: record.sourcePath,
+      fix: 'make the file readable (chmod u+r) or remove it from the input',
+      cause: error,
+    });
+  }
+}
+
+async function compressBatchOf(records: FileRecord[], contents: Buffer[], backend: CompressionBackend | null, level: number): Promise<CompressedFile[]> {
+  if (backend === null) {
+    return records.map((record, index) => ({ record, method: 0, crc32: crc32(contents[index]!), data: contents[index]! }));
+  }
+  const compressed = await backend.compressBatch(contents, level);
+  return records.map((record, index) => {
+    const result = compressed[index]!;
+    const original = contents[index]!;
+    // SPEC §4: an entry that deflate does not shrink is stored.
+    return result.compressed.length < original.length
+      ? { record, method: 8, crc32: result.crc32, data: result.compressed }
+      : { record, method: 0, crc32: result.crc32, data: original };
+  });
+}
+
+/** Streams one large file through node:zlib's streaming deflate (bounded memory). */
+async function writeLargeFile(sink: ZipEntrySink, record: FileRecord, level: number, fileHash: ReturnType<typeof createHash>): Promise<void> {
+  const zlib = await import('node:zlib');
+  const entry = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: level > 0 ? 8 : 0, maybeLarge: record.size >= 0xffffffff - 1024 * 1024 });
+  let checksum = 0;
+  let size = 0;
+  const input = fs.createReadStream(record.sourcePath, { highWaterMark: 4 * 1024 * 1024 });
+  if (level === 0) {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      checksum = crc32(chunk, checksum);
+      size += chunk.length;
+      fileHash.update(chunk);
+      await entry.write(chunk);
+    }
+    await entry.end({ crc32: checksum, uncompressedSize: size });
+    return;
+  }
+  const deflate = zlib.createDeflateRaw({ level: Math.min(level, 9) });
+  const pump = (async () => {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      checksum = crc32(chunk, checksum);
+      size += chunk.length;
+      fileHash.update(chunk);
+      if (!deflate.write(chunk)) await new Promise((resolve) => deflate.once('drain', resolve));
+    }
+    deflate.end();
+  })();
+  let compressedSize = 0;
+  for await (const chunk of deflate as AsyncIterable<Buffer>) {
+    compressedSize += chunk.length;
+    await entry.write(chunk);
+  }
+  await pump;
+  if (compressedSize >= size) {
+    // Did not shrink: rewrite stored (SPEC §4). Rare for files this large.
+    await entry.discard();
+    const stored = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: 0, maybeLarge: record.size >= 0xffffffff - 1024 * 1024 });
+    for await (const chunk of fs.createReadStream(record.sourcePath, { highWaterMark: 4 * 1024 * 1024 }) as AsyncIterable<Buffer>) await stored.write(chunk);
+    await stored.end({ crc32: checksum, uncompressedSize: size });
+    return;
+  }
+  await entry.end({ crc32: checksum, uncompressedSize: size });
+}
+
+/**
+ * Streams the payload files into `sink` in sorted order: reads are prefetched, compression runs
+ * in parallel batches on the backend, writes happen in order. The build id is sha256 over, for
+ * each file in path order, its UTF-8 path, a NUL and the sha256 of its bytes — so a cached
+ * per-file digest (incremental rebuilds) gives the same id as reading the bytes again.
+ */
+async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], backend: CompressionBackend | null, options: ResolvedOptions): Promise<PayloadSummary> {
+  const build = createHash('sha256');
+  const hashes: Record<string, string> = {};
+  let bytes = 0;
+  const pending: { promise: Promise<CompressedFile[]>; bytes: number }[] = [];
+  let inFlight = 0;
+
+  const drainOne = async (): Promise<void> => {
+    const head = pending.shift()!;
+    const results = await head.promise;
+    for (const result of results) {
+      await sink.addEntry({ name: result.record.relativePath, mode: entryModeOf(result.record), method: result.method, crc32: result.crc32, uncompressedSize: result.record.size, data: result.data });
+    }
+    inFlight -= head.bytes;
+  };
+
+  let batch: FileRecord[] = [];
+  let batchContents: Buffer[] = [];
+  let batchBytes = 0;
+  const flush = (): void => {
+    if (batch.length === 0) return;
+    pending.push({ promise: compressBatchOf(batch, batchContents, backend, options.level), bytes: batchBytes });
+    inFlight += batchBytes;
+    batch = [];
+    batchContents = [];
+    batchBytes = 0;
+  };
+
+  for (const record of files) {
+    const nameBytes = Buffer.from(record.relativePath, 'utf8');
+    if (record.size >= STREAMING_THRESHOLD_BYTES) {
+      flush();
+      while (pending.length > 0) await drainOne();
+      const fileHash = createHash('sha256');
+      await writeLargeFile(sink, record, options.level, fileHash);
+      const digest = fileHash.digest();
+      build.update(nameBytes).update(Buffer.of(0)).update(digest);
+      if (options.noModify) hashes[record.relativePath] = digest.toString('hex');
+      bytes += record.size;
+      continue;
+    }
+    const content = await readWhole(record);
+    const digest = createHash('sha256').update(content).digest();
+    build.update(nameBytes).update(Buffer.of(0)).update(digest);
+    if (options.noModify) hashes[record.relativePath] = digest.toString('hex');
+    bytes += content.length;
+    const exact = content.length === record.size ? record : { ...record, size: content.length };
+    batch.push(exact);
+    batchContents.push(content);
+    batchBytes += content.length;
+    if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_FILES) flush();
+    while (inFlight >= MAX_IN_FLIGHT_BYTES) await drainOne();
+  }
+  flush();
+  while (pending.length > 0) await drainOne();
+  return { buildId: build.digest('hex'), hashes, files: files.length, bytes };
+}
+
+function formatBuiltAt(epochSeconds: number): string {
+  // shiv's BUILD_AT_TIMESTAMP_FORMAT, "%Y-%m-%d %H:%M:%S", in UTC.
+  return new Date(epochSeconds * 1000).toISOString().replace('T', ' ').slice(0, 19);
+}
+
+/** environment.json: shiv's keys with shiv's meaning (so shiv-info reads it), plus ours. */
+export function environmentJson(options: ResolvedOptions, summary: PayloadSummary, target: { entryPoint: string | null; script: string | null; preamble: string | null }, builtAtSeconds: number): string {
+  const environment = {
+    shiv_version: SHIV_FORMAT_VERSION,
+    always_write_cache: false,
+    build_id: options.buildId ?? summary.buildId,
+    built_at: formatBuiltAt(builtAtSeconds),
+    compile_pyc: options.compilePyc,
+    entry_point: target.entryPoint,
+    extend_pythonpath: options.extendPythonpath,
+    hashes: summary.hashes,
+    no_modify: options.noModify,
+    prepend_pythonpath: null,
+    preamble: target.preamble,
+    reproducible: options.reproducible,
+    root: options.root,
+    script: target.script,
+    pyz_version: PYZ_VERSION,
+    layout: 1,
+    payload: PAYLOAD_NAME,
+    payload_files: summary.files,
+    payload_size: summary.bytes,
+  };
+  return `${JSON.stringify(environment, null, 2)}\n`;
+}
+
+async function stageInputs(options: ResolvedOptions, onPipRun: () => void): Promise<{ files: FileRecord[]; pip: PipInstallResult | null }> {
+  const lists: FileRecord[][] = [];
+  for (const directory of options.sitePackages) lists.push(await walkTree(directory));
+  let pip: PipInstallResult | null = null;
+  if (options.pipArgs.length > 0) {
+    pip = await pipInstall({ pipArgs: options.pipArgs, pipPython: options.pipPython, cwd: options.cwd, log: options.log, useCache: options.pipCache, onPipRun });
+    lists.push(await walkTree(pip.directory));
+  }
+  for (const mapping of options.include) lists.push(await walkTree(mapping.from, mapping.to));
+  if (options.preamble !== null) {
+    const stat = await fs.promises.stat(options.preamble);
+    // shiv copies the preamble to site-packages/bin/<name> and records the name.
+    lists.push([{ relativePath: `bin/${path.basename(options.preamble)}`, sourcePath: options.preamble, mode: stat.mode & 0o7777, size: stat.size }]);
+  }
+  const output = path.resolve(options.output);
+  const files = mergeFileLists(lists).filter((file) => path.resolve(file.sourcePath) !== output);
+  return { files, pip };
+}
+
+/** Builds a .pyz. Validates every option before any work starts. */
+export async function buildPyz(input: BuildOptions | ResolvedOptions): Promise<BuildResult> {
+  const options = resolveOptions(input);
+  const started = performance.now();
+  const log = options.log;
+  let pipRuns = 0;
+
+  await checkOutputWritable(options.output);
+  const { files, pip } = await stageInputs(options, () => pipRuns++);
+  const pipDone = performance.now();
+  try {
+    const target = await checkTargets(options, files);
+    const scanDone = performance.now();
+    const backend = options.level > 0 ? await loadBackend(options.backend) : null;
+    const epochSeconds = options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
+    const bootstrap = await bootstrapFiles();
+    log.info(`pyz: packing ${files.length} files (${(files.reduce((sum, file) => sum + file.size, 0) / 1e6).toFixed(1)} MB) with ${backend?.name ?? 'no'} compression`);
+
+    const writer = await ZipWriter.open(options.output, { prefix: Buffer.from(`#!${options.python}\n`, 'utf8'), mode: 0o755, dosTimeEpochSeconds: epochSeconds });
+    let summary: PayloadSummary;
+    try {
+      const bootstrapContents = await Promise.all(bootstrap.map(readWhole));
+      for (const result of await compressBatchOf(bootstrap, bootstrapContents, backend, options.level)) {
+        await writer.addEntry({ name: result.record.relativePath, mode: 0o644, method: result.method, crc32: result.crc32, uncompressedSize: result.record.size, data: result.data });
+      }
+      const payload = await writer.startNestedArchive({ name: PAYLOAD_NAME, mode: 0o644 });
+      summary = await writePayload(payload, files, backend, options);
+      await payload.close();
+      const environment = Buffer.from(environmentJson(options, summary, target, epochSeconds), 'utf8');
+      const [environmentEntry] = await compressBatchOf([{ relativePath: ENVIRONMENT_NAME, sourcePath: '', mode: 0o644, size: environment.length }], [environment], backend, options.level);
+      await writer.addEntry({ name: ENVIRONMENT_NAME, mode: 0o644, method: environmentEntry!.method, crc32: environmentEntry!.crc32, uncompressedSize: environment.length, data: environmentEntry!.data });
+      await writer.commit();
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    } finally {
+      await backend?.close();
+    }
+    const writeDone = performance.now();
+    const written = await fs.promises.readFile(options.output);
+    const result: BuildResult = {
+      outputPath: options.output,
+      size: written.length,
+      sha256: createHash('sha256').update(written).digest('hex'),
+      buildId: options.buildId ?? summary.buildId,
+      files: summary.files,
+      payloadBytes: summary.bytes,
+      backend: backend?.name ?? 'none',
+      pipRuns,
+      reusedEntries: 0,
+      durationMs: writeDone - started,
+      timings: { pipMs: pipDone - started, scanMs: scanDone - pipDone, writeMs: writeDone - scanDone, totalMs: writeDone - started },
+    };
+    log.info(`pyz: wrote ${result.outputPath} (${(result.size / 1e6).toFixed(2)} MB, ${result.files} files, ${(result.durationMs / 1000).toFixed(2)} s, backend ${result.backend})`);
+    return result;
+  } finally {
+    await pip?.dispose();
+  }
+}
+
+async function checkOutputWritable(output: string): Promise<void> {
+  const directory = path.dirname(output);
+  try {
+    await fs.promises.mkdir(directory, { recursive: true });
+    await fs.promises.access(directory, fs.constants.W_OK);
+  } catch (error) {
+    throw new PyzError('OUTPUT_NOT_WRITABLE', `cannot write into "${directory}": ${(error as Error).message}`, {
+      value: output,
+      fix: 'choose an output path in a writable directory',
+      cause: error,
+    });
+  }
+  try {
+    if ((await fs.promises.stat(output)).isDirectory()) {
+      throw new PyzError('OUTPUT_IS_DIRECTORY', `output path "${output}" is a directory`, { value: output, fix: `name a file inside it, e.g. ${path.join(output, 'app.pyz')}` });
+    }
+  } catch (error) {
+    if (error instanceof PyzError) throw error;
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Stage 1 of the build: turn the input trees into one sorted file list (relative path inside
+ * site-packages, absolute source path, Unix mode, size). Nothing is read here but metadata.
+ *
+ * Symlinks: a link is followed when its target stays inside the tree being walked (pip and
+ * venvs create such links, e.g. `lib64 -> lib`); a link leaving the tree, a dangling link and a
+ * loop are refused, so an archive never silently depends on files outside its inputs.
+ * `.pyc` files and `__pycache__` directories are never packed (SPEC §2: build id; §4).
+ */
+import * as nodeFs from 'node:fs';
+import path from 'node:path';
+import { PyzError } from './errors.js';
+
+export interface FileRecord {
+  /** '/'-separated path inside site-packages. */
+  readonly relativePath: string;
+  /** Where the bytes come from. */
+  readonly sourcePath: string;
+  /** Unix permission bits (0o644, 0o755 …), without the file type. */
+  readonly mode: number;
+  readonly size: number;
+}
+
+/** The subset of `node:fs/promises` the walker uses, so unit tests can pass memfs. */
+export interface WalkFileSystem {
+  readdir(directory: string, options: { encoding: 'buffer' }): Promise<Buffer[]>;
+  lstat(target: string): Promise<{ isSymbolicLink(): boolean; isDirectory(): boolean; isFile(): boolean; mode: number; size: number }>;
+  stat(target: string): Promise<{ isDirectory(): boolean; isFile(): boolean; mode: number; size: number }>;
+  realpath(target: string): Promise<string>;
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function isExcluded(name: string): boolean {
+  return name === '__pycache__' || name.endsWith('.pyc') || name.endsWith('.pyo');
+}
+
+function decodeName(raw: Buffer, directory: string): string {
+  try {
+    return STRICT_UTF8.decode(raw);
+  } catch {
+    const shown = [...raw].map((byte) => (byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`)).join('');
+    throw new PyzError('FILE_NAME_NOT_ENCODABLE', `file name "${shown}" in ${directory} is not valid UTF-8, so it cannot be stored portably in a zip`, {
+      value: path.join(directory, shown),
+      fix: 'rename the file to a UTF-8 name or remove it from the input',
+    });
+  }
+}
+
+function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/**
+ * Lists every regular file below `root`, with paths relative to it, prefixed by `prefix`
+ * ('' or 'a/b'). Results are not sorted; `mergeFileLists` sorts.
+ */
+export async function walkTree(root: string, prefix: string = '', fileSystem: WalkFileSystem = nodeFs.promises as unknown as WalkFileSystem): Promise<FileRecord[]> {
+  const records: FileRecord[] = [];
+  let realRoot: string;
+  try {
+    realRoot = await fileSystem.realpath(root);
+  } catch (error) {
+    throw new PyzError('SITE_PACKAGES_NOT_FOUND', `input directory "${root}" cannot be read`, { value: root, fix: 'check the path exists and is readable', cause: error });
+  }
+  const join = (...parts: string[]): string => parts.filter((part) => part !== '').join('/');
+
+  async function visit(directory: string, relativeDirectory: string, realDirectoryChain: readonly string[]): Promise<void> {
+    let names: Buffer[];
+    try {
+      names = await fileSystem.readdir(directory, { encoding: 'buffer' });
+    } catch (error) {
+      throw new PyzError('FILE_UNREADABLE', `directory "${directory}" cannot be read: ${(error as Error).message}`, {
+        value: directory,
+        fix: 'make it readable (chmod u+rx) or remove it from the input',
+        cause: error,
+      });
+    }
+    for (const raw of names) {
+      const name = decodeName(raw, directory);
+      if (isExcluded(name)) continue;
+      const absolute = path.join(directory, name);
+      const relative = join(relativeDirectory, name);
+      let info = await fileSystem.lstat(absolute);
+      if (info.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = await fileSystem.realpath(absolute);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'ELOOP') {
+            throw new PyzError('SYMLINK_LOOP', `symbolic link "${absolute}" loops back on itself`, { value: absolute, fix: 'remove the link or point it at a real file', cause: error });
+          }
+          throw new PyzError('SYMLINK_DANGLING', `symbolic link "${absolute}" points to a file that does not exist`, { value: absolute, fix: 'remove the link or create its target', cause: error });
+        }
+        if (!isInside(realRoot, target)) {
+          throw new PyzError('SYMLINK_OUTSIDE_TREE', `symbolic link "${absolute}" points outside the input tree, to "${target}"`, {
+            value: absolute,
+            fix: `copy the file into ${root} instead of linking to it`,
+          });
+        }
+        if (realDirectoryChain.includes(target)) {
+          throw new PyzError('SYMLINK_LOOP', `symbolic link "${absolute}" points to its own parent directory "${target}"`, { value: absolute, fix: 'remove the link' });
+        }
+        info = await fileSystem.stat(absolute);
+        if (info.isDirectory()) {
+          await visit(absolute, relative, [...realDirectoryChain, target]);
+          continue;
+        }
+      } else if (info.isDirectory()) {
+        await visit(absolute, relative, [...realDirectoryChain, path.join(realDirectoryChain.at(-1)!, name)]);
+        continue;
+      }
+      if (!info.isFile()) continue; // sockets, FIFOs and devices are not application files
+      records.push({ relativePath: join(prefix, relative), sourcePath: absolute, mode: info.mode & 0o7777, size: info.size });
+    }
+  }
+
+  const rootInfo = await fileSystem.stat(root);
+  if (rootInfo.isDirectory()) {
+    await visit(root, '', [realRoot]);
+  } else if (rootInfo.isFile()) {
+    // A single file mapped to `prefix` (e.g. include { from: 'manifest.json', to: 'myapp/manifest.json' }).
+    if (prefix === '') throw new PyzError('INVALID_OPTION', `input "${root}" is a file; give it a path inside site-packages`, { value: root, fix: 'use include: [{ from, to }]' });
+    records.push({ relativePath: prefix, sourcePath: root, mode: rootInfo.mode & 0o7777, size: rootInfo.size });
+  }
+  return records;
+}
+
+/** Byte order of UTF-8 names: the order of entries in the archive (SPEC §4). */
+export function compareNames(left: string, right: string): number {
+  return Buffer.compare(Buffer.from(left, 'utf8'), Buffer.from(right, 'utf8'));
+}
+
+/** Merges file lists in order (a later list replaces a file of an earlier one) and sorts by path. */
+export function mergeFileLists(lists: readonly (readonly FileRecord[])[]): FileRecord[] {
+  const byPath = new Map<string, FileRecord>();
+  for (const list of lists) for (const record of list) byPath.set(record.relativePath, record);
+  return [...byPath.values()].sort((left, right) => compareNames(left.relativePath, right.relativePath));
+}

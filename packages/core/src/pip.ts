@@ -1,0 +1,268 @@
+/**
+ * `python -m pip install --target <staging> …`, with a dependency cache.
+ *
+ * The cache key covers everything that decides pip's result: the pip arguments, the contents of
+ * every requirements/constraints file they name (-r/-c, recursively as far as we can see them),
+ * the contents of local project directories and archives given as arguments (so an edited
+ * project invalidates the entry), and the interpreter's version, implementation, platform and
+ * ABI tags. VCS requirements (git+…, hg+…, svn+…, bzr+…) and URLs without a pinned hash can
+ * change while the line does not, so a build that has them is never cached.
+ *
+ * Layout: `${XDG_CACHE_HOME:-~/.cache}/pyz/pip/<key>/site` plus `<key>/complete` written last;
+ * a new entry is installed into a temporary sibling and renamed into place, so a crash or a
+ * concurrent build never publishes a partial tree.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PyzError } from './errors.js';
+import { walkTree } from './files.js';
+import type { Logger } from './options.js';
+
+export interface PythonIdentity {
+  readonly executable: string;
+  readonly version: string;
+  readonly implementation: string;
+  readonly platform: string;
+  readonly tags: string;
+}
+
+const IDENTITY_SCRIPT = [
+  'import sys, platform, sysconfig',
+  'print(sys.executable)',
+  'print(platform.python_version())',
+  'print(sys.implementation.name)',
+  'print(sysconfig.get_platform())',
+  "print(sysconfig.get_config_var('SOABI') or '')",
+].join('\n');
+
+/** Asks the interpreter that will run pip who it is (one short process). */
+export function identifyPython(pipPython: string): PythonIdentity {
+  const result = spawnSync(pipPython, ['-I', '-c', IDENTITY_SCRIPT], { encoding: 'utf8' });
+  if (result.error || result.status !== 0) {
+    throw new PyzError('PYTHON_NOT_FOUND', `cannot run the Python "${pipPython}" that installs the requirements: ${result.error?.message ?? result.stderr.trim()}`, {
+      value: pipPython,
+      fix: 'install Python 3.8+ or pass pipPython / --pip-python with a working interpreter',
+      cause: result.error,
+    });
+  }
+  const [executable = '', version = '', implementation = '', platform = '', tags = ''] = result.stdout.trim().split('\n');
+  return { executable, version, implementation, platform, tags };
+}
+
+/** Default cache root of pyz's build-side caches. */
+export function buildCacheRoot(environment: NodeJS.ProcessEnv = process.env): string {
+  const base = environment.XDG_CACHE_HOME && path.isAbsolute(environment.XDG_CACHE_HOME) ? environment.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  return path.join(base, 'pyz');
+}
+
+const VCS_PATTERN = /^(?:-e\s+)?(?:git|hg|svn|bzr)\+|@\s*(?:git|hg|svn|bzr)\+/;
+const OPTIONS_WITH_FILE = new Set(['-r', '--requirement', '-c', '--constraint']);
+
+function hashDirectory(directory: string, hash: ReturnType<typeof createHash>): void {
+  const skip = new Set(['.git', 'node_modules', '__pycache__', 'build', 'dist', '.venv', '.tox', '.mypy_cache', '.pytest_cache']);
+  const entries = fs.readdirSync(directory, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    if (skip.has(entry.name) || entry.name.endsWith('.egg-info') || entry.name.endsWith('.pyc')) continue;
+    const full = path.join(directory, entry.name);
+    if (entry.isDirectory()) {
+      hash.update(`d ${entry.name}\0`);
+      hashDirectory(full, hash);
+      hash.update('\0end\0');
+    } else if (entry.isFile()) {
+      const stat = fs.statSync(full);
+      hash.update(`f ${entry.name}\0${stat.mode & 0o111 ? 'x' : '-'}\0`);
+      hash.update(fs.readFileSync(full));
+      hash.update('\0');
+    }
+  }
+}
+
+function hashRequirementFile(file: string, cwd: string, hash: ReturnType<typeof createHash>, seen: Set<string>): boolean {
+  const absolute = path.resolve(cwd, file);
+  if (seen.has(absolute)) return true;
+  seen.add(absolute);
+  let text: string;
+  try {
+    text = fs.readFileSync(absolute, 'utf8');
+  } catch {
+    return true; // pip reports a missing file itself, with its own message
+  }
+  hash.update(`requirements ${file}\0${text}\0`);
+  for (const rawLine of text.split(/\r?\n/)) {
+    const line = rawLine.replace(/(^|\s)#.*$/, '').trim();
+    if (line === '') continue;
+    if (VCS_PATTERN.test(line)) return false;
+    const nested = /^(?:-r|--requirement|-c|--constraint)[\s=]+(\S+)/.exec(line);
+    if (nested && !hashRequirementFile(nested[1]!, path.dirname(absolute), hash, seen)) return false;
+    if (/^(?:\.|\/|file:)/.test(line) || /^-e\s/.test(line)) {
+      const local = line.replace(/^-e\s+/, '').replace(/^file:(\/\/)?/, '').split(/[\s;\[]/)[0]!;
+      const target = path.resolve(path.dirname(absolute), local);
+      if (!hashLocalPath(target, hash)) return false;
+    }
+  }
+  return true;
+}
+
+function hashLocalPath(target: string, hash: ReturnType<typeof createHash>): boolean {
+  try {
+    const stat = fs.statSync(target);
+    hash.update(`local ${target}\0`);
+    if (stat.isDirectory()) hashDirectory(target, hash);
+    else hash.update(fs.readFileSync(target));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The cache key of a pip install, or null when the arguments name something whose content
+ * cannot be keyed (VCS requirements, remote URLs).
+ */
+export function pipCacheKey(pipArgs: readonly string[], cwd: string, identity: PythonIdentity): string | null {
+  const hash = createHash('sha256');
+  hash.update(`pyz-pip-cache 1\0${identity.executable}\0${identity.version}\0${identity.implementation}\0${identity.platform}\0${identity.tags}\0`);
+  const seen = new Set<string>();
+  for (let index = 0; index < pipArgs.length; index++) {
+    const argument = pipArgs[index]!;
+    hash.update(`arg ${argument}\0`);
+    if (VCS_PATTERN.test(argument) || /^[a-z]+:\/\//i.test(argument)) return null;
+    const inline = /^(?:--requirement|--constraint)=(.+)$/.exec(argument) ?? /^-[rc](.+)$/.exec(argument);
+    if (OPTIONS_WITH_FILE.has(argument) && index + 1 < pipArgs.length) {
+      const file = pipArgs[++index]!;
+      hash.update(`arg ${file}\0`);
+      if (!hashRequirementFile(file, cwd, hash, seen)) return null;
+    } else if (inline) {
+      if (!hashRequirementFile(inline[1]!, cwd, hash, seen)) return null;
+    } else if (!argument.startsWith('-') && (argument.startsWith('.') || argument.startsWith('/') || fs.existsSync(path.resolve(cwd, argument)))) {
+      if (!hashLocalPath(path.resolve(cwd, argument), hash)) return null;
+    }
+  }
+  return hash.digest('hex').slice(0, 32);
+}
+
+export interface PipInstallResult {
+  /** A directory tree to pack (read it, don't modify it: it may be a shared cache entry). */
+  readonly directory: string;
+  /** Whether pip ran (false on a cache hit). */
+  readonly ran: boolean;
+  /** Remove temporary files (a no-op for cache entries). */
+  dispose(): Promise<void>;
+}
+
+async function runPip(pipPython: string, target: string, pipArgs: readonly string[], cwd: string, log: Logger, signal?: AbortSignal): Promise<void> {
+  const argv = ['-m', 'pip', 'install', '--target', target, '--no-user', '--disable-pip-version-check', '--no-input', ...pipArgs];
+  log.info(`pip: ${pipPython} ${argv.join(' ')}`);
+  const output: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(pipPython, argv, {
+      cwd,
+      signal,
+      env: { ...process.env, PIP_RETRIES: process.env.PIP_RETRIES ?? '0', PIP_NO_WARN_SCRIPT_LOCATION: '1', PYTHONDONTWRITEBYTECODE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const collect = (chunk: Buffer): void => {
+      for (const line of chunk.toString('utf8').split(/\r?\n/)) {
+        if (line.trim() === '') continue;
+        output.push(line);
+        if (output.length > 400) output.shift();
+        log.info(`pip: ${line}`);
+      }
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.on('error', (error) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new PyzError('PYTHON_NOT_FOUND', `cannot run "${pipPython}" to install the requirements`, { value: pipPython, fix: 'install Python 3.8+ or set pipPython', cause: error }));
+      } else reject(error);
+    });
+    child.on('close', (status, signalName) => {
+      if (status === 0) resolve();
+      else
+        reject(
+          new PyzError('PIP_FAILED', `pip install failed (${signalName ? `signal ${signalName}` : `exit status ${status}`}) for: ${pipArgs.join(' ')}\n--- pip output (last lines) ---\n${output.slice(-60).join('\n')}`, {
+            value: pipArgs,
+            fix: 'read pip\'s output above; check the requirement names and versions exist in your package index',
+          }),
+        );
+    });
+  });
+}
+
+/** Installs the requirements into a directory, from the dependency cache when possible. */
+export async function pipInstall(options: {
+  pipArgs: readonly string[];
+  pipPython: string;
+  cwd: string;
+  log: Logger;
+  useCache: boolean;
+  cacheRoot?: string;
+  signal?: AbortSignal;
+  /** Called each time pip actually runs (tests count them). */
+  onPipRun?: () => void;
+}): Promise<PipInstallResult> {
+  const identity = identifyPython(options.pipPython);
+  const key = options.useCache ? pipCacheKey(options.pipArgs, options.cwd, identity) : null;
+  const cacheRoot = path.join(options.cacheRoot ?? buildCacheRoot(), 'pip');
+
+  if (key !== null) {
+    const entry = path.join(cacheRoot, key);
+    if (fs.existsSync(path.join(entry, 'complete'))) {
+      options.log.info(`pip: dependency cache hit (${key}), pip not run`);
+      return { directory: path.join(entry, 'site'), ran: false, dispose: async () => {} };
+    }
+    fs.mkdirSync(cacheRoot, { recursive: true, mode: 0o700 });
+    const temporary = path.join(cacheRoot, `.${key}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      fs.mkdirSync(temporary, { mode: 0o700 });
+      options.onPipRun?.();
+      await runPip(options.pipPython, path.join(temporary, 'site'), options.pipArgs, options.cwd, options.log, options.signal);
+      fs.writeFileSync(path.join(temporary, 'complete'), `${new Date().toISOString()}\n${options.pipArgs.join(' ')}\n`);
+      try {
+        fs.renameSync(temporary, entry);
+      } catch {
+        // Another build published the same key first; its tree is equivalent.
+        fs.rmSync(temporary, { recursive: true, force: true });
+      }
+      if (!fs.existsSync(path.join(entry, 'complete'))) throw new PyzError('INTERNAL', `dependency cache entry ${entry} is incomplete`, { value: entry, fix: 'run `pyz cache prune --build` and retry' });
+      return { directory: path.join(entry, 'site'), ran: true, dispose: async () => {} };
+    } catch (error) {
+      fs.rmSync(temporary, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  if (options.useCache) options.log.info('pip: requirements include VCS or remote URLs; dependency cache not used');
+  const temporary = fs.mkdtempSync(path.join(os.tmpdir(), 'pyz-pip-'));
+  try {
+    options.onPipRun?.();
+    await runPip(options.pipPython, temporary, options.pipArgs, options.cwd, options.log, options.signal);
+  } catch (error) {
+    fs.rmSync(temporary, { recursive: true, force: true });
+    throw error;
+  }
+  return { directory: temporary, ran: true, dispose: async () => fs.promises.rm(temporary, { recursive: true, force: true }) };
+}
+
+/** Lists pip cache entries (for `pyz cache list --build`). */
+export async function listPipCache(cacheRoot: string = buildCacheRoot()): Promise<{ key: string; path: string; files: number; bytes: number; mtime: Date }[]> {
+  const root = path.join(cacheRoot, 'pip');
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(root);
+  } catch {
+    return [];
+  }
+  const entries = [];
+  for (const name of names.sort()) {
+    const entryPath = path.join(root, name);
+    if (name.startsWith('.')) continue;
+    const files = await walkTree(path.join(entryPath, 'site')).catch(() => []);
+    const stat = await fs.promises.stat(entryPath);
+    entries.push({ key: name, path: entryPath, files: files.length, bytes: files.reduce((sum, file) => sum + file.size, 0), mtime: stat.mtime });
+  }
+  return entries;
+}

@@ -1,0 +1,66 @@
+/**
+ * Helpers shared by the bundler plugins that only translate bundler facts into core options.
+ * (A copy of packages/vite-plugin/src/inputs.ts; both move to @pyz/core once it exports
+ * an equivalent.)
+ */
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { BuildOptions } from '@pyz/core';
+
+type IncludeMapping = NonNullable<BuildOptions['include']>[number];
+
+function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/**
+ * Maps the bundler's output directory to `to` inside site-packages. When the .pyz itself is
+ * written inside that directory, the directories on the way to it are split into their entries
+ * so the archive never packs itself (or a previous copy of itself).
+ */
+export function includeOutputDirectory(directory: string, to: string, archivePath: string): IncludeMapping[] {
+  if (!isInside(directory, archivePath)) return [{ from: directory, to }];
+  return readdirSync(directory)
+    .sort()
+    .map((name) => path.join(directory, name))
+    .filter((entry) => entry !== archivePath && !path.basename(entry).startsWith(`${path.basename(archivePath)}.`))
+    .flatMap((entry) => includeOutputDirectory(entry, `${to}/${path.basename(entry)}`, archivePath));
+}
+
+/** Directories pip never reads from a local project (the same ones core's pip cache key skips). */
+const SKIPPED_DIRECTORIES = new Set(['.git', 'node_modules', '__pycache__', 'build', 'dist', '.venv', '.tox', '.mypy_cache', '.pytest_cache']);
+const OPTIONS_WITH_FILE = new Set(['-r', '--requirement', '-c', '--constraint']);
+
+function filesBelow(target: string, skip: string): string[] {
+  let stat;
+  try {
+    stat = statSync(target);
+  } catch {
+    return [];
+  }
+  if (stat.isFile()) return [target];
+  if (!stat.isDirectory() || target === skip) return [];
+  return readdirSync(target)
+    .filter((name) => !SKIPPED_DIRECTORIES.has(name) && !name.endsWith('.egg-info') && !name.endsWith('.pyc'))
+    .flatMap((name) => filesBelow(path.join(target, name), skip));
+}
+
+/**
+ * Files whose edits change the archive without the bundler knowing: local projects and
+ * requirement files named in the pip arguments, and `include` sources. Watch mode adds them to
+ * the bundler's watcher so that editing a `.py` file rebuilds the .pyz. Prebuilt
+ * `sitePackages` trees are not watched (thousands of files that a build step replaces whole).
+ */
+export function pythonInputFiles(pipArgs: readonly string[], include: readonly IncludeMapping[], cwd: string, outputDirectory: string): string[] {
+  const candidates: string[] = [];
+  pipArgs.forEach((argument, index) => {
+    const previous = pipArgs[index - 1];
+    if (previous !== undefined && OPTIONS_WITH_FILE.has(previous)) candidates.push(argument);
+    else if (/^(-r|-c|--requirement=|--constraint=)./.test(argument)) candidates.push(argument.replace(/^(-r|-c|--requirement=|--constraint=)/, ''));
+    else if (!argument.startsWith('-')) candidates.push(argument);
+  });
+  for (const mapping of include) candidates.push(mapping.from);
+  const files = candidates.flatMap((candidate) => filesBelow(path.resolve(cwd, candidate), outputDirectory));
+  return [...new Set(files)].sort();
+}
