@@ -25,7 +25,7 @@ export interface FileRecord {
 export interface WalkFileSystem {
   readdir(directory: string, options: { encoding: 'buffer' }): Promise<Buffer[]>;
   lstat(target: string): Promise<{ isSymbolicLink(): boolean; isDirectory(): boolean; isFile(): boolean; mode: number; size: number }>;
-  stat(target: string): Promise<{ isDirectory(): boolean; isFile(): boolean; mode: number; size: number }>;
+  stat(target: string): Promise<{ isSymbolicLink(): boolean; isDirectory(): boolean; isFile(): boolean; mode: number; size: number }>;
   realpath(target: string): Promise<string>;
 }
 

@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { BackendName } from './compress/types.js';
+import { resolveLevel as resolveCompressionLevel } from './compress/levels.js';
 import { loadProjectConfigSync } from './config.js';
 import { PyzError } from './errors.js';
 
@@ -15,10 +16,7 @@ export const DEFAULT_PYTHON = '/usr/bin/env python3';
 export const MAX_SHEBANG_BYTES = 128;
 /** Python that runs `pip install --target`. */
 export const DEFAULT_PIP_PYTHON = 'python3';
-/** Deflate level used when none is given: libdeflate 6 is as small as zlib 6 and several times faster. */
-export const DEFAULT_LEVEL = 6;
-/** `level: 'max'`: libdeflate's strongest level (zlib-based backends use 9). */
-export const MAX_LEVEL = 12;
+export { DEFAULT_LEVEL, MAX_LEVEL } from './compress/levels.js';
 /** Compression backend picked when none is given: native, else WASM, else node:zlib. */
 export const DEFAULT_BACKEND: BackendOption = 'auto';
 /** Fixed timestamp (2020-01-01T00:00:00Z) of every entry under `reproducible` without SOURCE_DATE_EPOCH. */
@@ -181,16 +179,7 @@ function parseSourceDateEpoch(raw: string | undefined): number | null {
 }
 
 function resolveLevel(level: number | 'max' | undefined, compressed: boolean): number {
-  if (!compressed) return 0;
-  if (level === undefined) return DEFAULT_LEVEL;
-  if (level === 'max') return MAX_LEVEL;
-  if (!Number.isInteger(level) || level < 1 || level > MAX_LEVEL) {
-    throw new PyzError('INVALID_OPTION', `compression level ${JSON.stringify(level)} is out of range`, {
-      value: level,
-      fix: `use a whole number from 1 (fastest) to ${MAX_LEVEL} (smallest), or 'max'`,
-    });
-  }
-  return level;
+  return compressed ? resolveCompressionLevel(level) : 0;
 }
 
 function isDirectory(candidate: string): boolean {

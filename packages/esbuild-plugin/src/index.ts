@@ -77,7 +77,9 @@ export function pyz(options: PyzEsbuildOptions): Plugin {
         ? initial.entryPoints.map((entry) => (typeof entry === 'string' ? entry : entry.in))
         : Object.values(initial.entryPoints ?? {});
       if (entryNames.length > 0) {
-        build.onResolve({ filter: new RegExp(`^(?:${entryNames.map(escapeRegExp).join('|')})$`) }, (args) =>
+        // esbuild hands relative entry points to onResolve as "./src/main.ts".
+        const names = entryNames.map((name) => escapeRegExp(name.replace(/^\.\//, '')));
+        build.onResolve({ filter: new RegExp(`^(?:\\./)?(?:${names.join('|')})$`) }, (args) =>
           args.kind === 'entry-point' ? { watchFiles: pythonInputFiles(pipArgs, userInclude, cwd, outputDirectory) } : undefined,
         );
       }

@@ -15,7 +15,6 @@ Cache layout under the root (default `~/.shiv`, shiv's naming so `pyz cache` and
     <stem>_<build_id>.<pid>.<hex>.tmp     an extraction in progress (stale once its lock is free)
     <stem>_<build_id>.<pid>.<hex>.old     a copy swapped out, deleted once nobody uses it
 """
-import json
 import os
 import sys
 
@@ -34,6 +33,42 @@ FALSE_WORDS = ("0", "false", "no", "off")
 
 # The shared flock on .pyz-in-use lives as long as the process: kept here so it is never closed.
 _in_use_descriptors = []
+
+
+class _JsonContext:
+    # The attributes _json.make_scanner reads from a json.JSONDecoder (CPython Modules/_json.c).
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float  # "NaN", "Infinity", "-Infinity"
+    memo = {}
+
+
+def parse_json(text):
+    """json.loads for the warm path without importing `json`.
+
+    `import json` pulls in `re` (json.decoder compiles its number and string patterns), then enum,
+    functools and collections: about half of the bootstrap's start-up cost. The C scanner of
+    `_json` (which json.loads uses too) only needs an object with the decoder's attributes.
+    """
+    try:
+        import _json
+
+        scanner = _json.make_scanner(_JsonContext)
+    except (ImportError, AttributeError):  # an interpreter without the C accelerator
+        import json
+
+        return json.loads(text)
+    text = text.strip(" \t\r\n")
+    try:
+        value, end = scanner(text, 0)
+    except StopIteration:
+        raise ValueError("not a JSON document")
+    if end != len(text):
+        raise ValueError("extra data after the JSON document at offset %d" % end)
+    return value
 
 
 class BootstrapError(Exception):
@@ -201,7 +236,7 @@ def read_environment(archive):
         else:
             with open(os.path.join(archive, ENVIRONMENT_NAME), "rb") as handle:
                 data = handle.read()
-        return json.loads(data.decode("utf-8"))
+        return parse_json(data.decode("utf-8"))
     except (OSError, ValueError) as error:
         raise BootstrapError(
             "ARCHIVE_INVALID", "cannot read %s from %s: %s" % (ENVIRONMENT_NAME, archive, error),
@@ -278,7 +313,7 @@ def cache_state(extraction_dir, build_id):
     """
     try:
         with open(os.path.join(extraction_dir, MANIFEST_NAME), "rb") as handle:
-            manifest = json.loads(handle.read().decode("utf-8"))
+            manifest = parse_json(handle.read().decode("utf-8"))
     except (OSError, ValueError):
         return "missing"
     if manifest.get("build_id") != build_id or manifest.get("layout") != LAYOUT:

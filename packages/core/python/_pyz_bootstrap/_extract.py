@@ -370,11 +370,15 @@ def extract_payload(archive, payload_name, destination):
         for directory in directories:  # sorted: parents first
             os.mkdir(os.path.join(destination, directory))
         failures = []
-        # Strided shares balance large and small files; zipfile serialises the reads of a shared
-        # ZipFile with a lock (_SharedFile), decompression and writes run in parallel.
+        # Contiguous shares of the sorted list: each thread mostly creates files in directories of
+        # its own (creating entries in one directory serialises on that directory's inode lock).
+        # zipfile serialises the reads of a shared ZipFile (_SharedFile); inflate and writes run
+        # in parallel, both release the GIL.
+        count = min(EXTRACT_THREADS, max(1, len(files)))
+        bounds = [len(files) * index // count for index in range(count + 1)]
         threads = [
-            threading.Thread(target=_extract_members, args=(payload, destination, files[index::EXTRACT_THREADS], failures))
-            for index in range(min(EXTRACT_THREADS, max(1, len(files))))
+            threading.Thread(target=_extract_members, args=(payload, destination, files[bounds[index]:bounds[index + 1]], failures))
+            for index in range(count)
         ]
         for thread in threads:
             thread.start()

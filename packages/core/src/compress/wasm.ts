@@ -1,0 +1,218 @@
+/**
+ * The `wasm` backend: the same libdeflate version as the native addon, compiled by
+ * `native/build.sh` to a WASM module without imports, run in a pool of worker threads (one per
+ * core). Pieces (see pieces.ts) go to whichever worker is idle, largest first, so one big member
+ * keeps every worker busy and small members fill in around it. Output is byte-identical to the
+ * native backend's.
+ */
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+import { PyzError } from '../errors.js';
+import { resolveLevel } from './levels.js';
+import { joinPieces, planPieces } from './pieces.js';
+import type { CompressedBuffer, CompressionBackend } from './types.js';
+import { WASM_WORKER_SOURCE } from './wasm-worker.js';
+
+export interface WasmBackendOptions {
+  /**
+   * Path of the WASM module.
+   * @default `native/build/pyz-deflate.wasm` of this repository (see {@link defaultWasmPath})
+   */
+  wasmPath?: string;
+  /**
+   * Worker threads.
+   * @default os.availableParallelism()
+   */
+  concurrency?: number;
+}
+
+/** The part of the WebAssembly JS API used here (the tsconfig's `lib` has no DOM/WebAssembly types). */
+interface WebAssemblyApi {
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  Module: {
+    imports(module: WasmModule): { module: string; name: string; kind: string }[];
+    exports(module: WasmModule): { name: string; kind: string }[];
+  };
+}
+/** A compiled `WebAssembly.Module`: opaque here, cloned to each worker through workerData. */
+type WasmModule = object;
+const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+const REQUIRED_EXPORTS = ['memory', 'pyz_malloc', 'pyz_free', 'pyz_deflate_bound', 'pyz_deflate_piece', 'pyz_crc32'];
+
+/** Where `npm run build -w native` puts the WASM module. */
+export function defaultWasmPath(): string {
+  return fileURLToPath(new URL('../../../../native/build/pyz-deflate.wasm', import.meta.url));
+}
+
+interface Task {
+  readonly id: number;
+  readonly level: number;
+  readonly input: Uint8Array;
+  readonly endsStream: boolean;
+  resolve(result: { compressed: Uint8Array; crc32: number }): void;
+  reject(error: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  task: Task | undefined;
+}
+
+type WorkerReply =
+  | { ready: true }
+  | { fatal: string }
+  | { id: number; compressed: Uint8Array; crc32: number }
+  | { id: number; error: string };
+
+/** Compiles the module and starts the workers; throws (the loader chains it) if either fails. */
+export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<CompressionBackend> {
+  const wasmPath = options.wasmPath ?? defaultWasmPath();
+  const concurrency = options.concurrency ?? availableParallelism();
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new PyzError('INVALID_OPTION', `wasm backend concurrency ${concurrency} is not a positive integer`, {
+      value: concurrency,
+      fix: 'pass a worker count of 1 or more, or leave it unset for one per core',
+    });
+  }
+  let module: WasmModule;
+  try {
+    module = await webAssembly.compile(await readFile(wasmPath));
+  } catch (error) {
+    throw new Error(`WASM module ${wasmPath} cannot be loaded: ${(error as Error).message}`, { cause: error });
+  }
+  const imports = webAssembly.Module.imports(module);
+  if (imports.length !== 0) {
+    throw new Error(`WASM module ${wasmPath} must have no imports, it has ${imports.map((entry) => `${entry.module}.${entry.name}`).join(', ')}`);
+  }
+  const exportNames = new Set(webAssembly.Module.exports(module).map((entry) => entry.name));
+  const missing = REQUIRED_EXPORTS.filter((name) => !exportNames.has(name));
+  if (missing.length > 0) {
+    throw new Error(`WASM module ${wasmPath} lacks the exports ${missing.join(', ')}; rebuild it with npm run build -w native`);
+  }
+  return new WasmPool(module, concurrency).start();
+}
+
+class WasmPool implements CompressionBackend {
+  readonly name = 'wasm' as const;
+  readonly concurrency: number;
+  readonly #module: WasmModule;
+  readonly #slots: Slot[] = [];
+  /** Waiting tasks, smallest first: the next one to run is popped from the end. */
+  readonly #waiting: Task[] = [];
+  #nextTaskId = 0;
+  #closed = false;
+
+  constructor(module: WasmModule, concurrency: number) {
+    this.#module = module;
+    this.concurrency = concurrency;
+  }
+
+  async start(): Promise<this> {
+    const ready: Promise<void>[] = [];
+    for (let index = 0; index < this.concurrency; index++) ready.push(this.#spawn());
+    try {
+      await Promise.all(ready);
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+    return this;
+  }
+
+  async compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]> {
+    if (this.#closed) throw new PyzError('INTERNAL', 'the wasm compression backend was used after close()');
+    const libdeflateLevel = resolveLevel(level);
+    if (inputs.length === 0) return [];
+    const plan = planPieces(inputs);
+    const results = plan.pieces.map(
+      (piece, index) =>
+        new Promise<{ compressed: Uint8Array; crc32: number }>((resolve, reject) => {
+          this.#waiting.push({ id: this.#nextTaskId++, level: libdeflateLevel, input: piece, endsStream: plan.endsStream[index] === 1, resolve, reject });
+        }),
+    );
+    this.#waiting.sort((a, b) => a.input.length - b.input.length);
+    this.#dispatch();
+    const done = await Promise.all(results);
+    return joinPieces(
+      plan,
+      done.map((result) => result.compressed),
+      done.map((result) => result.crc32),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const error = new PyzError('INTERNAL', 'the wasm compression backend was closed while compressing');
+    for (const task of this.#waiting.splice(0)) task.reject(error);
+    const slots = this.#slots.splice(0);
+    for (const slot of slots) slot.task?.reject(error);
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  #spawn(): Promise<void> {
+    const worker = new Worker(WASM_WORKER_SOURCE, { eval: true, workerData: { module: this.#module } });
+    const slot: Slot = { worker, task: undefined };
+    this.#slots.push(slot);
+    return new Promise<void>((resolveReady, rejectReady) => {
+      let isReady = false;
+      worker.on('message', (reply: WorkerReply) => {
+        if ('ready' in reply) {
+          isReady = true;
+          worker.unref();
+          resolveReady();
+          this.#dispatch();
+          return;
+        }
+        if ('fatal' in reply) {
+          rejectReady(new Error(`WASM worker cannot start: ${reply.fatal}`));
+          return;
+        }
+        const task = slot.task;
+        slot.task = undefined;
+        worker.unref();
+        if (task !== undefined && task.id === reply.id) {
+          if ('error' in reply) task.reject(new Error(`WASM compression failed: ${reply.error}`));
+          else task.resolve({ compressed: reply.compressed, crc32: reply.crc32 });
+        }
+        this.#dispatch();
+      });
+      const onDeath = (error: Error): void => {
+        const index = this.#slots.indexOf(slot);
+        if (index < 0) return; // closed, or already handled
+        this.#slots.splice(index, 1);
+        slot.task?.reject(error);
+        slot.task = undefined;
+        if (!isReady) {
+          rejectReady(error);
+          return;
+        }
+        // Keep the pool at full strength; a worker that cannot start again fails its next tasks.
+        if (!this.#closed) this.#spawn().catch((spawnError: unknown) => this.#failWaiting(spawnError as Error));
+      };
+      worker.on('error', onDeath);
+      worker.on('exit', (code) => onDeath(new Error(`WASM worker exited with code ${code}`)));
+    });
+  }
+
+  #failWaiting(error: Error): void {
+    if (this.#slots.length > 0) return;
+    for (const task of this.#waiting.splice(0)) task.reject(error);
+  }
+
+  #dispatch(): void {
+    for (const slot of this.#slots) {
+      if (this.#waiting.length === 0) return;
+      if (slot.task !== undefined) continue;
+      const task = this.#waiting.pop()!;
+      slot.task = task;
+      slot.worker.ref();
+      // A view's whole ArrayBuffer would be cloned; copy just the piece and transfer the copy.
+      const input = task.input.slice();
+      slot.worker.postMessage({ id: task.id, level: task.level, input, endsStream: task.endsStream }, [input.buffer]);
+    }
+  }
+}

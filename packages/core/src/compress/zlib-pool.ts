@@ -1,0 +1,203 @@
+/**
+ * The `zlib` backend: node:zlib's deflate in a pool of worker threads, one per core.
+ *
+ * Always available (no native addon, no WASM file), so it is the last resort of `auto`. Output
+ * is zlib's, not libdeflate's: archives are valid but not byte-identical to the native/WASM
+ * backends (SPEC §4 promises identity only between those two). Levels above 9 compress as 9.
+ *
+ * A batch is cut into contiguous slices of about equal size, one per worker, so the main thread
+ * copies each input once (into the transferred buffer) and gets the results back in order.
+ * Idle workers are unref'ed, so an idle pool does not keep the process alive; `close()`
+ * terminates them.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { PyzError } from '../errors.js';
+import { zlibLevel } from './levels.js';
+import type { CompressedBuffer, CompressionBackend } from './types.js';
+import { ZLIB_WORKER_SOURCE } from './zlib-worker.js';
+
+export interface ZlibBackendOptions {
+  /**
+   * Worker threads to compress on. Each holds one slice of a batch (input and output) in memory
+   * at a time; more threads than cores only adds memory.
+   * @default os.availableParallelism()
+   */
+  readonly concurrency?: number;
+}
+
+/** Slices smaller than this are not worth a worker round trip of their own. */
+const MIN_SLICE_BYTES = 256 * 1024;
+
+interface Task {
+  readonly id: number;
+  readonly level: number;
+  readonly inputs: readonly Uint8Array[];
+  resolve(results: CompressedBuffer[]): void;
+  reject(error: Error): void;
+}
+
+interface TaskResult {
+  readonly id: number;
+  readonly output?: ArrayBuffer;
+  readonly lengths?: Float64Array;
+  readonly crcs?: Uint32Array;
+  readonly error?: string;
+}
+
+class WorkerSlot {
+  readonly worker: Worker;
+  task: Task | undefined;
+
+  constructor(onMessage: (slot: WorkerSlot, result: TaskResult) => void, onCrash: (slot: WorkerSlot, error: Error) => void) {
+    this.worker = new Worker(ZLIB_WORKER_SOURCE, { eval: true, name: 'pyz-zlib' });
+    this.worker.unref();
+    this.worker.on('message', (result: TaskResult) => onMessage(this, result));
+    this.worker.on('error', (error) => onCrash(this, error));
+    this.worker.on('exit', (code) => onCrash(this, new Error(`zlib worker exited with code ${code}`)));
+  }
+}
+
+class ZlibBackend implements CompressionBackend {
+  readonly name = 'zlib' as const;
+  readonly concurrency: number;
+  readonly #slots: WorkerSlot[] = [];
+  readonly #queue: Task[] = [];
+  #nextId = 0;
+  #closed = false;
+
+  constructor(concurrency: number) {
+    this.concurrency = concurrency;
+  }
+
+  async compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]> {
+    if (this.#closed) throw new PyzError('BACKEND_UNAVAILABLE', 'the zlib compression backend was used after close()', { value: 'zlib' });
+    if (!Number.isFinite(level)) {
+      throw new PyzError('INVALID_OPTION', `compression level ${String(level)} is not a number`, { value: level, fix: 'use a level from 1 to 12' });
+    }
+    if (inputs.length === 0) return [];
+    const effectiveLevel = Math.max(0, zlibLevel(Math.round(level)));
+    const slices = sliceBatch(inputs, this.concurrency);
+    const results = await Promise.all(
+      slices.map(
+        (slice) =>
+          new Promise<CompressedBuffer[]>((resolve, reject) => {
+            this.#queue.push({ id: this.#nextId++, level: effectiveLevel, inputs: slice, resolve, reject });
+            this.#dispatch();
+          }),
+      ),
+    );
+    return results.flat();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const closed = new PyzError('BACKEND_UNAVAILABLE', 'the zlib compression backend was closed while compressing', { value: 'zlib' });
+    for (const task of this.#queue.splice(0)) task.reject(closed);
+    const slots = this.#slots.splice(0);
+    for (const slot of slots) slot.task?.reject(closed);
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+  }
+
+  /** Gives queued tasks to idle workers, starting workers up to `concurrency`. */
+  #dispatch(): void {
+    while (this.#queue.length > 0) {
+      let slot = this.#slots.find((candidate) => candidate.task === undefined);
+      if (slot === undefined) {
+        if (this.#slots.length >= this.concurrency) return;
+        slot = new WorkerSlot(
+          (from, result) => this.#onResult(from, result),
+          (from, error) => this.#onCrash(from, error),
+        );
+        this.#slots.push(slot);
+      }
+      const task = this.#queue.shift()!;
+      slot.task = task;
+      slot.worker.ref(); // busy: keep the process alive until the result arrives
+      const { buffer, lengths } = packInputs(task.inputs);
+      slot.worker.postMessage({ id: task.id, level: task.level, input: buffer, lengths }, [buffer, lengths.buffer]);
+    }
+  }
+
+  #onResult(slot: WorkerSlot, result: TaskResult): void {
+    const task = slot.task;
+    slot.task = undefined;
+    slot.worker.unref();
+    if (task === undefined || task.id !== result.id) return;
+    if (result.error !== undefined || result.output === undefined || result.lengths === undefined || result.crcs === undefined) {
+      task.reject(new PyzError('INTERNAL', `zlib worker failed: ${result.error ?? 'malformed result'}`, { value: 'zlib' }));
+    } else {
+      const output = new Uint8Array(result.output);
+      const compressed: CompressedBuffer[] = [];
+      let offset = 0;
+      for (let index = 0; index < result.lengths.length; index++) {
+        const length = result.lengths[index]!;
+        compressed.push({ compressed: output.subarray(offset, offset + length), crc32: result.crcs[index]! });
+        offset += length;
+      }
+      task.resolve(compressed);
+    }
+    this.#dispatch();
+  }
+
+  #onCrash(slot: WorkerSlot, error: Error): void {
+    const index = this.#slots.indexOf(slot);
+    if (index < 0) return; // already removed (terminated by close, or a second event)
+    this.#slots.splice(index, 1);
+    slot.task?.reject(new PyzError('INTERNAL', `zlib worker crashed: ${error.message}`, { value: 'zlib', cause: error }));
+    slot.task = undefined;
+    if (!this.#closed) this.#dispatch();
+  }
+}
+
+/** Contiguous slices of `inputs`, about `total / parts` bytes each (at least MIN_SLICE_BYTES). */
+function sliceBatch(inputs: readonly Uint8Array[], parts: number): Uint8Array[][] {
+  const total = inputs.reduce((sum, input) => sum + input.length, 0);
+  const target = Math.max(MIN_SLICE_BYTES, Math.ceil(total / parts));
+  const slices: Uint8Array[][] = [];
+  let current: Uint8Array[] = [];
+  let currentBytes = 0;
+  for (const input of inputs) {
+    current.push(input);
+    currentBytes += input.length;
+    if (currentBytes >= target) {
+      slices.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+  }
+  if (current.length > 0) slices.push(current);
+  return slices;
+}
+
+/** Copies inputs back to back into one transferable buffer (the caller's buffers stay intact). */
+function packInputs(inputs: readonly Uint8Array[]): { buffer: ArrayBuffer; lengths: Float64Array } {
+  const lengths = new Float64Array(inputs.length);
+  let total = 0;
+  inputs.forEach((input, index) => {
+    lengths[index] = input.length;
+    total += input.length;
+  });
+  const packed = new Uint8Array(total);
+  let offset = 0;
+  for (const input of inputs) {
+    packed.set(input, offset);
+    offset += input.length;
+  }
+  return { buffer: packed.buffer, lengths };
+}
+
+/**
+ * Starts the `zlib` backend. Workers start on the first batch, so creating it is cheap.
+ */
+export async function createZlibBackend(options: ZlibBackendOptions = {}): Promise<CompressionBackend> {
+  const concurrency = options.concurrency ?? availableParallelism();
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new PyzError('INVALID_OPTION', `compression concurrency must be a positive integer, got ${String(concurrency)}`, {
+      value: concurrency,
+      fix: 'pass a number of threads such as 4, or leave it unset to use every core',
+    });
+  }
+  return new ZlibBackend(concurrency);
+}
