@@ -14,7 +14,16 @@ export const BENCH_DIRECTORY = path.dirname(fileURLToPath(import.meta.url));
 export const REPOSITORY_ROOT = path.dirname(BENCH_DIRECTORY);
 export const RESULTS_DIRECTORY = path.join(BENCH_DIRECTORY, 'results');
 export const CORE_ENTRY = path.join(REPOSITORY_ROOT, 'packages/core/dist/index.js');
-export const PYTHON = process.env.PYZ_BENCH_PYTHON || 'python3';
+/**
+ * The Python every child runs, resolved to its real executable: `python3` may be a pyenv shim
+ * (a shell script) whose ~80 ms would be timed with every Python contender.
+ */
+export const PYTHON = resolvePython(process.env.PYZ_BENCH_PYTHON || 'python3');
+
+function resolvePython(command) {
+  const result = spawnSync(command, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' });
+  return result.status === 0 && result.stdout.trim() ? result.stdout.trim() : command;
+}
 /** GNU time, for the peak RSS of any child (Python, zip, node alike). `apt-get install -y time`. */
 export const GNU_TIME = fs.existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 

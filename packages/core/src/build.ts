@@ -12,6 +12,7 @@ import { PyzError } from './errors.js';
 import { compareNames, mergeFileLists, walkTree, type FileRecord } from './files.js';
 import { BOOTSTRAP_PACKAGE, ENVIRONMENT_NAME, MAIN_NAME, PAYLOAD_NAME } from './layout.js';
 import { resolveOptions, type BuildOptions, type ResolvedOptions } from './options.js';
+import { compressionIdentity, openPreviousBuild, writeBuildIndex, type IndexedEntry, type PreviousBuild } from './incremental.js';
 import { pipInstall, type PipInstallResult } from './pip.js';
 import { checkTargets } from './targets.js';
 import { PYZ_VERSION, SHIV_FORMAT_VERSION } from './version.js';
@@ -70,12 +71,16 @@ interface CompressedFile {
   method: 0 | 8;
   crc32: number;
   data: Uint8Array;
+  /** sha256 hex of the uncompressed bytes (payload files only). */
+  digest?: string;
 }
 
 /** Everything the payload stage learns while it streams the files. */
 interface PayloadSummary {
   buildId: string;
   hashes: Record<string, string>;
+  /** What the next build may reuse. */
+  index: Record<string, IndexedEntry>;
   files: number;
   bytes: number;
 }
@@ -118,9 +123,10 @@ async function compressBatchOf(records: FileRecord[], contents: Buffer[], backen
 }
 
 /** Streams one large file through node:zlib's streaming deflate (bounded memory). */
-async function writeLargeFile(sink: ZipEntrySink, record: FileRecord, level: number, fileHash: ReturnType<typeof createHash>): Promise<void> {
+async function writeLargeFile(sink: ZipEntrySink, record: FileRecord, level: number, fileHash: ReturnType<typeof createHash>): Promise<{ method: 0 | 8; crc32: number; compressedSize: number }> {
   const zlib = await import('node:zlib');
-  const entry = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: level > 0 ? 8 : 0, maybeLarge: record.size >= 0xffffffff - 1024 * 1024 });
+  const maybeLarge = record.size >= 0xffffffff - 1024 * 1024;
+  const entry = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: level > 0 ? 8 : 0, maybeLarge });
   let checksum = 0;
   let size = 0;
   const input = fs.createReadStream(record.sourcePath, { highWaterMark: 4 * 1024 * 1024 });
@@ -132,7 +138,7 @@ async function writeLargeFile(sink: ZipEntrySink, record: FileRecord, level: num
       await entry.write(chunk);
     }
     await entry.end({ crc32: checksum, uncompressedSize: size });
-    return;
+    return { method: 0, crc32: checksum, compressedSize: size };
   }
   const deflate = zlib.createDeflateRaw({ level: Math.min(level, 9) });
   const pump = (async () => {
@@ -153,76 +159,101 @@ async function writeLargeFile(sink: ZipEntrySink, record: FileRecord, level: num
   if (compressedSize >= size) {
     // Did not shrink: rewrite stored (SPEC §4). Rare for files this large.
     await entry.discard();
-    const stored = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: 0, maybeLarge: record.size >= 0xffffffff - 1024 * 1024 });
+    const stored = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: 0, maybeLarge });
     for await (const chunk of fs.createReadStream(record.sourcePath, { highWaterMark: 4 * 1024 * 1024 }) as AsyncIterable<Buffer>) await stored.write(chunk);
     await stored.end({ crc32: checksum, uncompressedSize: size });
-    return;
+    return { method: 0, crc32: checksum, compressedSize: size };
   }
   await entry.end({ crc32: checksum, uncompressedSize: size });
+  return { method: 8, crc32: checksum, compressedSize };
 }
 
 /**
  * Streams the payload files into `sink` in sorted order: reads are prefetched, compression runs
  * in parallel batches on the backend, writes happen in order. The build id is sha256 over, for
- * each file in path order, its UTF-8 path, a NUL and the sha256 of its bytes — so a cached
- * per-file digest (incremental rebuilds) gives the same id as reading the bytes again.
+ * each file in path order, its UTF-8 path, a NUL and the sha256 of its bytes — so a digest kept
+ * from the previous build (incremental rebuilds) gives the same id as reading the bytes again.
  */
-async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], backend: CompressionBackend | null, options: ResolvedOptions): Promise<PayloadSummary> {
+async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], backend: CompressionBackend | null, options: ResolvedOptions, previous: PreviousBuild | null): Promise<PayloadSummary> {
   const build = createHash('sha256');
   const hashes: Record<string, string> = {};
+  const index: Record<string, IndexedEntry> = {};
   let bytes = 0;
   const pending: { promise: Promise<CompressedFile[]>; bytes: number }[] = [];
   let inFlight = 0;
+
+  const remember = (record: FileRecord, digest: string, method: 0 | 8, checksum: number, compressedSize: number): void => {
+    if (options.noModify) hashes[record.relativePath] = digest;
+    if (record.mtimeMs === undefined) return;
+    index[record.relativePath] = { size: record.size, mtimeMs: record.mtimeMs, ctimeMs: record.ctimeMs!, ino: record.ino!, mode: record.mode, sha256: digest, method, crc32: checksum, compressedSize };
+  };
 
   const drainOne = async (): Promise<void> => {
     const head = pending.shift()!;
     const results = await head.promise;
     for (const result of results) {
       await sink.addEntry({ name: result.record.relativePath, mode: entryModeOf(result.record), method: result.method, crc32: result.crc32, uncompressedSize: result.record.size, data: result.data });
+      remember(result.record, result.digest!, result.method, result.crc32, result.data.length);
     }
     inFlight -= head.bytes;
   };
 
   let batch: FileRecord[] = [];
   let batchContents: Buffer[] = [];
+  let batchDigests: string[] = [];
   let batchBytes = 0;
   const flush = (): void => {
     if (batch.length === 0) return;
-    pending.push({ promise: compressBatchOf(batch, batchContents, backend, options.level), bytes: batchBytes });
+    const digests = batchDigests;
+    pending.push({ promise: compressBatchOf(batch, batchContents, backend, options.level).then((results) => results.map((result, position) => ({ ...result, digest: digests[position] }))), bytes: batchBytes });
     inFlight += batchBytes;
     batch = [];
     batchContents = [];
+    batchDigests = [];
     batchBytes = 0;
   };
 
   for (const record of files) {
     const nameBytes = Buffer.from(record.relativePath, 'utf8');
+    const knownDigest = previous?.digestOf(record);
+    const reusable = knownDigest === undefined ? undefined : await previous!.rawEntryOf(record);
+    if (knownDigest !== undefined && reusable !== undefined) {
+      // Unchanged since the last build: copy its compressed bytes, don't even read the file.
+      flush(); // files before it are still batched; writes must stay in path order
+      build.update(nameBytes).update(Buffer.of(0)).update(Buffer.from(knownDigest, 'hex'));
+      bytes += record.size;
+      pending.push({ promise: Promise.resolve([{ record, method: reusable.method, crc32: reusable.crc32, data: reusable.data, digest: knownDigest }]), bytes: reusable.data.length });
+      inFlight += reusable.data.length;
+      while (inFlight >= MAX_IN_FLIGHT_BYTES) await drainOne();
+      continue;
+    }
     if (record.size >= STREAMING_THRESHOLD_BYTES) {
       flush();
       while (pending.length > 0) await drainOne();
       const fileHash = createHash('sha256');
-      await writeLargeFile(sink, record, options.level, fileHash);
+      const written = await writeLargeFile(sink, record, options.level, fileHash);
       const digest = fileHash.digest();
       build.update(nameBytes).update(Buffer.of(0)).update(digest);
-      if (options.noModify) hashes[record.relativePath] = digest.toString('hex');
+      remember(record, digest.toString('hex'), written.method, written.crc32, written.compressedSize);
       bytes += record.size;
       continue;
     }
     const content = await readWhole(record);
     const digest = createHash('sha256').update(content).digest();
     build.update(nameBytes).update(Buffer.of(0)).update(digest);
-    if (options.noModify) hashes[record.relativePath] = digest.toString('hex');
     bytes += content.length;
-    const exact = content.length === record.size ? record : { ...record, size: content.length };
+    // A file that changed size while we built is packed as read; its index entry won't match next time.
+    const exact = content.length === record.size ? record : { ...record, size: content.length, mtimeMs: undefined };
     batch.push(exact);
     batchContents.push(content);
+    batchDigests.push(digest.toString('hex'));
     batchBytes += content.length;
     if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_FILES) flush();
     while (inFlight >= MAX_IN_FLIGHT_BYTES) await drainOne();
   }
   flush();
   while (pending.length > 0) await drainOne();
-  return { buildId: build.digest('hex'), hashes, files: files.length, bytes };
+  return { buildId: build.digest('hex'), hashes, index, files: files.length, bytes };
 }
 
 function formatBuiltAt(epochSeconds: number): string {
@@ -295,13 +326,15 @@ export async function buildPyz(input: BuildOptions | ResolvedOptions): Promise<B
 
     const writer = await ZipWriter.open(options.output, { prefix: Buffer.from(`#!${options.python}\n`, 'utf8'), mode: 0o755, dosTimeEpochSeconds: epochSeconds });
     let summary: PayloadSummary;
+    const compression = compressionIdentity(backend?.name ?? null, options.level);
+    const previous = options.incremental ? await openPreviousBuild(options.output, compression, log) : null;
     try {
       const bootstrapContents = await Promise.all(bootstrap.map(readWhole));
       for (const result of await compressBatchOf(bootstrap, bootstrapContents, backend, options.level)) {
         await writer.addEntry({ name: result.record.relativePath, mode: 0o644, method: result.method, crc32: result.crc32, uncompressedSize: result.record.size, data: result.data });
       }
       const payload = await writer.startNestedArchive({ name: PAYLOAD_NAME, mode: 0o644 });
-      summary = await writePayload(payload, files, backend, options);
+      summary = await writePayload(payload, files, backend, options, previous);
       await payload.close();
       const environment = Buffer.from(environmentJson(options, summary, target, epochSeconds), 'utf8');
       const [environmentEntry] = await compressBatchOf([{ relativePath: ENVIRONMENT_NAME, sourcePath: '', mode: 0o644, size: environment.length }], [environment], backend, options.level);
@@ -311,20 +344,22 @@ export async function buildPyz(input: BuildOptions | ResolvedOptions): Promise<B
       await writer.abort();
       throw error;
     } finally {
+      await previous?.close();
       await backend?.close();
     }
     const writeDone = performance.now();
-    const written = await fs.promises.readFile(options.output);
+    const sha256 = await sha256OfFile(options.output);
+    if (options.incremental) await writeBuildIndex(options.output, compression, summary.index, sha256, log);
     const result: BuildResult = {
       outputPath: options.output,
-      size: written.length,
-      sha256: createHash('sha256').update(written).digest('hex'),
+      size: (await fs.promises.stat(options.output)).size,
+      sha256,
       buildId: options.buildId ?? summary.buildId,
       files: summary.files,
       payloadBytes: summary.bytes,
       backend: backend?.name ?? 'none',
       pipRuns,
-      reusedEntries: 0,
+      reusedEntries: previous?.reused ?? 0,
       durationMs: writeDone - started,
       timings: { pipMs: pipDone - started, scanMs: scanDone - pipDone, writeMs: writeDone - scanDone, totalMs: writeDone - started },
     };
@@ -333,6 +368,12 @@ export async function buildPyz(input: BuildOptions | ResolvedOptions): Promise<B
   } finally {
     await pip?.dispose();
   }
+}
+
+async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest('hex');
 }
 
 async function checkOutputWritable(output: string): Promise<void> {

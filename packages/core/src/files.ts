@@ -19,13 +19,28 @@ export interface FileRecord {
   /** Unix permission bits (0o644, 0o755 …), without the file type. */
   readonly mode: number;
   readonly size: number;
+  /** Change signals for incremental rebuilds (absent for generated files). */
+  readonly mtimeMs?: number;
+  readonly ctimeMs?: number;
+  readonly ino?: number;
+}
+
+interface FileStats {
+  isSymbolicLink(): boolean;
+  isDirectory(): boolean;
+  isFile(): boolean;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
 }
 
 /** The subset of `node:fs/promises` the walker uses, so unit tests can pass memfs. */
 export interface WalkFileSystem {
   readdir(directory: string, options: { encoding: 'buffer' }): Promise<Buffer[]>;
-  lstat(target: string): Promise<{ isSymbolicLink(): boolean; isDirectory(): boolean; isFile(): boolean; mode: number; size: number }>;
-  stat(target: string): Promise<{ isSymbolicLink(): boolean; isDirectory(): boolean; isFile(): boolean; mode: number; size: number }>;
+  lstat(target: string): Promise<FileStats>;
+  stat(target: string): Promise<FileStats>;
   realpath(target: string): Promise<string>;
 }
 
@@ -113,7 +128,7 @@ export async function walkTree(root: string, prefix: string = '', fileSystem: Wa
         continue;
       }
       if (!info.isFile()) continue; // sockets, FIFOs and devices are not application files
-      records.push({ relativePath: join(prefix, relative), sourcePath: absolute, mode: info.mode & 0o7777, size: info.size });
+      records.push({ relativePath: join(prefix, relative), sourcePath: absolute, mode: info.mode & 0o7777, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, ino: info.ino });
     }
   }
 
@@ -123,7 +138,7 @@ export async function walkTree(root: string, prefix: string = '', fileSystem: Wa
   } else if (rootInfo.isFile()) {
     // A single file mapped to `prefix` (e.g. include { from: 'manifest.json', to: 'myapp/manifest.json' }).
     if (prefix === '') throw new PyzError('INVALID_OPTION', `input "${root}" is a file; give it a path inside site-packages`, { value: root, fix: 'use include: [{ from, to }]' });
-    records.push({ relativePath: prefix, sourcePath: root, mode: rootInfo.mode & 0o7777, size: rootInfo.size });
+    records.push({ relativePath: prefix, sourcePath: root, mode: rootInfo.mode & 0o7777, size: rootInfo.size, mtimeMs: rootInfo.mtimeMs, ctimeMs: rootInfo.ctimeMs, ino: rootInfo.ino });
   }
   return records;
 }

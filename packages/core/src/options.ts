@@ -81,6 +81,8 @@ export interface BuildOptions {
   cwd?: string;
   /** Cache `pip install` results keyed by requirements, pip arguments and interpreter. @default true */
   pipCache?: boolean;
+  /** Reuse unchanged files' compressed bytes from the previous build of the same output (byte-identical result). Off: every file is read and recompressed. @default true */
+  incremental?: boolean;
   /** Receives progress and summary lines. @default silent */
   log?: Logger;
   /** Directory whose pyproject.toml `[tool.pyz]` supplies defaults (options given here win), or false to ignore it. @default cwd */
@@ -120,6 +122,7 @@ export interface ResolvedOptions {
   readonly backend: BackendOption;
   readonly cwd: string;
   readonly pipCache: boolean;
+  readonly incremental: boolean;
   readonly log: Logger;
   /** Seconds since the epoch for every entry's timestamp and `built_at`, or null for "now". */
   readonly sourceDateEpoch: number | null;
@@ -327,6 +330,7 @@ export function resolveOptions(options: BuildOptions | ResolvedOptions, environm
     backend,
     cwd,
     pipCache: input.pipCache ?? true,
+    incremental: input.incremental ?? true,
     log: input.log ?? SILENT_LOGGER,
     sourceDateEpoch,
   };

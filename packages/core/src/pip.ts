@@ -192,6 +192,36 @@ async function runPip(pipPython: string, target: string, pipArgs: readonly strin
   });
 }
 
+/** Records every file's size and mtime, so a damaged cache entry is noticed on the next hit. */
+async function writeManifest(entry: string): Promise<void> {
+  const files = await walkTree(path.join(entry, 'site'));
+  const manifest = Object.fromEntries(files.map((file) => [file.relativePath, [file.size, file.mtimeMs]]));
+  fs.writeFileSync(path.join(entry, 'manifest.json'), JSON.stringify(manifest));
+}
+
+/** null when the entry's files are exactly those recorded, else what differs. */
+async function checkManifest(entry: string): Promise<string | null> {
+  let manifest: Record<string, [number, number]>;
+  try {
+    manifest = JSON.parse(fs.readFileSync(path.join(entry, 'manifest.json'), 'utf8')) as Record<string, [number, number]>;
+  } catch {
+    return 'manifest.json missing or unreadable';
+  }
+  let files;
+  try {
+    files = await walkTree(path.join(entry, 'site'));
+  } catch (error) {
+    return (error as Error).message;
+  }
+  if (files.length !== Object.keys(manifest).length) return `${Object.keys(manifest).length} files recorded, ${files.length} present`;
+  for (const file of files) {
+    const recorded = manifest[file.relativePath];
+    if (!recorded) return `unexpected file ${file.relativePath}`;
+    if (recorded[0] !== file.size || recorded[1] !== file.mtimeMs) return `${file.relativePath} was modified`;
+  }
+  return null;
+}
+
 /** Installs the requirements into a directory, from the dependency cache when possible. */
 export async function pipInstall(options: {
   pipArgs: readonly string[];
@@ -211,8 +241,19 @@ export async function pipInstall(options: {
   if (key !== null) {
     const entry = path.join(cacheRoot, key);
     if (fs.existsSync(path.join(entry, 'complete'))) {
-      options.log.info(`pip: dependency cache hit (${key}), pip not run`);
-      return { directory: path.join(entry, 'site'), ran: false, dispose: async () => {} };
+      const problem = await checkManifest(entry);
+      if (problem === null) {
+        options.log.info(`pip: dependency cache hit (${key}), pip not run`);
+        return { directory: path.join(entry, 'site'), ran: false, dispose: async () => {} };
+      }
+      options.log.warn(`pip: dependency cache entry ${entry} is damaged (${problem}); reinstalling`);
+      const aside = `${entry}.${process.pid}.${randomBytes(4).toString('hex')}.damaged`;
+      try {
+        fs.renameSync(entry, aside);
+        fs.rmSync(aside, { recursive: true, force: true });
+      } catch {
+        // Another build is repairing it too; ours goes through the same rename below.
+      }
     }
     fs.mkdirSync(cacheRoot, { recursive: true, mode: 0o700 });
     const temporary = path.join(cacheRoot, `.${key}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -220,6 +261,7 @@ export async function pipInstall(options: {
       fs.mkdirSync(temporary, { mode: 0o700 });
       options.onPipRun?.();
       await runPip(options.pipPython, path.join(temporary, 'site'), options.pipArgs, options.cwd, options.log, options.signal);
+      await writeManifest(temporary);
       fs.writeFileSync(path.join(temporary, 'complete'), `${new Date().toISOString()}\n${options.pipArgs.join(' ')}\n`);
       try {
         fs.renameSync(temporary, entry);

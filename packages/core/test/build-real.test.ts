@@ -4,7 +4,7 @@
  * zero times).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,6 +86,17 @@ describe('a Flask app served by gunicorn from the .pyz', () => {
     const third = await buildPyz({ output, entryPoint: 'hello.web:main', pipArgs: ['-r', 'requirements.txt', '.'], cwd: project, config: false });
     expect(third.pipRuns).toBe(1);
     expect(third.buildId).not.toBe(first.buildId);
+
+    // A damaged dependency-cache entry (a file deleted from it) is noticed and reinstalled.
+    const pipCache = path.join(process.env.XDG_CACHE_HOME!, 'pyz', 'pip');
+    for (const entry of readdirSync(pipCache).filter((name) => existsSync(path.join(pipCache, name, 'site', 'flask', 'app.py')))) {
+      rmSync(path.join(pipCache, entry, 'site', 'flask', 'app.py'));
+    }
+    const warnings: string[] = [];
+    const fourth = await buildPyz({ output, entryPoint: 'hello.web:main', pipArgs: ['-r', 'requirements.txt', '.'], cwd: project, config: false, log: { info() {}, warn: (message) => warnings.push(message) } });
+    expect(fourth.pipRuns).toBe(1);
+    expect(warnings.join('\n')).toMatch(/is damaged \(\d+ files recorded, \d+ present\)/);
+    expect(fourth.buildId).toBe(third.buildId);
   });
 });
 

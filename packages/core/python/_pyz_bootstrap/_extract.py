@@ -496,12 +496,16 @@ def ensure_extracted(environment, roots, may_fall_back, stem, directory_name):
             token = "%d.%s" % (os.getpid(), _token())
             temporary = os.path.join(root, "%s.%s.tmp" % (directory_name, token))
             os.mkdir(temporary, 0o700)
-            site_packages = os.path.join(temporary, SITE_PACKAGES)
-            extract_payload(environment.archive, environment.payload, site_packages)
-            if environment.compile_pyc:
-                _compile(site_packages, environment.compile_workers)
-            write_manifest(temporary, environment.build_id)
-            os.close(os.open(os.path.join(temporary, IN_USE_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
+            try:
+                site_packages = os.path.join(temporary, SITE_PACKAGES)
+                extract_payload(environment.archive, environment.payload, site_packages)
+                if environment.compile_pyc:
+                    _compile(site_packages, environment.compile_workers)
+                write_manifest(temporary, environment.build_id)
+                os.close(os.open(os.path.join(temporary, IN_USE_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
+            except BaseException:
+                _remove_tree(temporary)  # a refused or failed extraction leaves nothing behind
+                raise
             if os.path.lexists(final):
                 os.rename(final, os.path.join(root, "%s.%s.old" % (directory_name, token)))
             os.rename(temporary, final)

@@ -101,11 +101,12 @@ def run_console_script(name, site_packages):
     sys.argv[0] stays the path the user ran (shiv makes it the cache path of the script) so that
     usage messages name the command the user typed. Returning normally exits 0.
     """
-    import runpy
-
     script = os.path.join(site_packages, "bin", name)
     if os.path.isfile(script):
-        runpy.run_path(script, run_name="__main__")
+        # Not runpy.run_path: it would set sys.argv[0] to the script's cache path.
+        with open(script, "rb") as handle:
+            source = handle.read()
+        _run_source(source, script)
         sys.exit(0)
     for _distribution, scripts in _console_scripts(site_packages):
         if name in scripts:

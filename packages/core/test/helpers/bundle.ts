@@ -6,6 +6,6 @@ import { build } from 'esbuild';
  * cannot run `.ts` files itself.
  */
 export async function bundleForNode(entryFile: string, outputFile: string): Promise<string> {
-  await build({ entryPoints: [entryFile], outfile: outputFile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
+  await build({ entryPoints: [entryFile], outfile: outputFile, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'error' });
   return outputFile;
 }

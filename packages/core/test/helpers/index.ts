@@ -7,3 +7,5 @@ export * from './archive-checks.js';
 export * from './python.js';
 export * from './temporary.js';
 export * from './bundle.js';
+export * from './verify.js';
+export * from './backends.js';

@@ -1,0 +1,125 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { crc32 } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PyzError } from '../src/errors.js';
+import type { CompressionBackend } from '../src/compress/types.js';
+import { BACKEND_FACTORIES, bundleForNode, inflateCheck, makeTemporaryDirectory } from './helpers/index.js';
+
+/** Inputs covering the edge cases: empty, one byte, text, incompressible, large and repetitive. */
+function sampleInputs(): Uint8Array[] {
+  return [
+    new Uint8Array(0),
+    Uint8Array.of(42),
+    Buffer.from('def main():\n    print("hello")\n'.repeat(200)),
+    randomBytes(300_000),
+    Buffer.alloc(3 * 1024 * 1024, 'pyz-'),
+    randomBytes(10),
+  ];
+}
+
+/** Deterministic word salad: compresses differently at each level (unlike runs of one string). */
+function pseudoRandomText(length: number): Buffer {
+  const words = ['def', 'class', 'import', 'return', 'self', 'value', 'print', 'for', 'in', 'range', 'if', 'else', 'None', 'True', 'data', 'items'];
+  let seed = 1;
+  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  let text = '';
+  while (text.length < length) text += words[Math.floor(next() * words.length)]! + (next() < 0.1 ? '\n' : ' ');
+  return Buffer.from(text);
+}
+
+describe.each(BACKEND_FACTORIES)('compression backend $name', (factory) => {
+  let backend: CompressionBackend;
+  beforeAll(async () => {
+    backend = await factory.create();
+  });
+  afterAll(async () => {
+    await backend.close();
+  });
+
+  it('identifies itself', () => {
+    expect(backend.name).toBe(factory.name);
+    expect(Number.isInteger(backend.concurrency) && backend.concurrency >= 1).toBe(true);
+  });
+
+  it.each([1, 6, 9, 12])('round-trips every input at level %i, with the CRC-32 of node:zlib, in input order', async (level) => {
+    const inputs = sampleInputs();
+    const results = await backend.compressBatch(inputs, level);
+    expect(results).toHaveLength(inputs.length);
+    results.forEach((result, index) => {
+      inflateCheck(result.compressed, inputs[index]);
+      expect(result.crc32).toBe(crc32(inputs[index]!));
+    });
+    // A repetitive input shrinks a lot; random bytes barely grow (stored deflate blocks).
+    expect(results[4]!.compressed.length).toBeLessThan(inputs[4]!.length / 100);
+    expect(results[3]!.compressed.length).toBeLessThan(inputs[3]!.length + 1000);
+  });
+
+  it('clamps levels above its maximum instead of failing', async () => {
+    const input = [pseudoRandomText(200_000)];
+    const [atMax] = await backend.compressBatch(input, factory.maxEffectiveLevel);
+    const [above] = await backend.compressBatch(input, 12);
+    expect(Buffer.from(above!.compressed).equals(Buffer.from(atMax!.compressed))).toBe(true);
+    const [fastest] = await backend.compressBatch(input, 1);
+    expect(Buffer.from(fastest!.compressed).equals(Buffer.from(atMax!.compressed))).toBe(false);
+  });
+
+  it('keeps the order of many small inputs and leaves the inputs intact', async () => {
+    const inputs = Array.from({ length: 2000 }, (_, index) => Buffer.from(`module_${index} = ${'x'.repeat(index % 97)}\n`));
+    const copies = inputs.map((input) => Buffer.from(input));
+    const results = await backend.compressBatch(inputs, 6);
+    results.forEach((result, index) => {
+      inflateCheck(result.compressed, copies[index]);
+      expect(result.crc32).toBe(crc32(copies[index]!));
+    });
+    inputs.forEach((input, index) => expect(input.equals(copies[index]!)).toBe(true));
+    expect(await backend.compressBatch([], 6)).toEqual([]);
+  });
+
+  it('runs concurrent batches independently', async () => {
+    const batches = [sampleInputs(), [Buffer.from('second batch')], sampleInputs().reverse()];
+    const results = await Promise.all(batches.map((batch) => backend.compressBatch(batch, 6)));
+    results.forEach((batchResults, batchIndex) => batchResults.forEach((result, index) => inflateCheck(result.compressed, batches[batchIndex]![index])));
+  });
+
+  it('refuses to work after close()', async () => {
+    const closing = await factory.create();
+    await closing.compressBatch([Buffer.from('warm up')], 6);
+    await closing.close();
+    const error = await closing.compressBatch([Buffer.from('late')], 6).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(PyzError);
+    expect((error as PyzError).code).toBe('BACKEND_UNAVAILABLE');
+  });
+});
+
+describe('zlib backend lifetime', () => {
+  it('never keeps the process alive: idle workers are unref\'ed, close() ends them', async () => {
+    const directory = await makeTemporaryDirectory('pyz-zlib-lifetime-');
+    try {
+      const source = directory.join('child.ts');
+      const pool = fileURLToPath(new URL('../src/compress/zlib-pool.ts', import.meta.url));
+      await writeFile(
+        source,
+        `import { createZlibBackend } from ${JSON.stringify(pool)};
+const backend = await createZlibBackend({ concurrency: 2 });
+const [result] = await backend.compressBatch([Buffer.alloc(1 << 20, 'a')], 6);
+console.log('compressed', result.compressed.length);
+if (process.argv[2] === 'close') await backend.close();
+`,
+      );
+      const child = await bundleForNode(source, directory.join('child.mjs'));
+      for (const mode of ['close', 'leave-open']) {
+        const started = Date.now();
+        const run = spawnSync(process.execPath, [child, mode], { encoding: 'utf8', timeout: 20_000 });
+        expect(run.error).toBeUndefined(); // a timeout would mean a worker kept the process alive
+        expect(run.status).toBe(0);
+        expect(run.stdout).toMatch(/^compressed \d+/);
+        expect(Date.now() - started).toBeLessThan(15_000);
+      }
+    } finally {
+      await directory.remove();
+    }
+  });
+});
