@@ -29,6 +29,8 @@ export default defineConfig({
     hookTimeout: 600_000,
     passWithNoTests: false,
     pool: 'forks',
+    reporters: ['default', './scripts/summary-reporter.mjs'],
+    globalSetup: ['./scripts/vitest-global-setup.mjs'],
     env: { PIP_RETRIES: '0', ...(pyenvVersion ? { PYENV_VERSION: pyenvVersion } : {}) },
   },
 });

@@ -179,6 +179,14 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
   const hashes: Record<string, string> = {};
   const index: Record<string, IndexedEntry> = {};
   let bytes = 0;
+  const started = performance.now();
+  const progress = { filesDone: 0, filesTotal: files.length, bytesDone: 0, bytesTotal: files.reduce((sum, file) => sum + file.size, 0), elapsedMs: 0 };
+  const report = (record: FileRecord): void => {
+    progress.filesDone++;
+    progress.bytesDone += record.size;
+    progress.elapsedMs = performance.now() - started;
+    options.onProgress?.(progress);
+  };
   const pending: { promise: Promise<CompressedFile[]>; bytes: number }[] = [];
   let inFlight = 0;
 
@@ -194,6 +202,7 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
     for (const result of results) {
       await sink.addEntry({ name: result.record.relativePath, mode: entryModeOf(result.record), method: result.method, crc32: result.crc32, uncompressedSize: result.record.size, data: result.data });
       remember(result.record, result.digest!, result.method, result.crc32, result.data.length);
+      report(result.record);
     }
     inFlight -= head.bytes;
   };
@@ -235,6 +244,7 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
       const digest = fileHash.digest();
       build.update(nameBytes).update(Buffer.of(0)).update(digest);
       remember(record, digest.toString('hex'), written.method, written.crc32, written.compressedSize);
+      report(record);
       bytes += record.size;
       continue;
     }
@@ -363,7 +373,6 @@ export async function buildPyz(input: BuildOptions | ResolvedOptions): Promise<B
       durationMs: writeDone - started,
       timings: { pipMs: pipDone - started, scanMs: scanDone - pipDone, writeMs: writeDone - scanDone, totalMs: writeDone - started },
     };
-    log.info(`pyz: wrote ${result.outputPath} (${(result.size / 1e6).toFixed(2)} MB, ${result.files} files, ${(result.durationMs / 1000).toFixed(2)} s, backend ${result.backend})`);
     return result;
   } finally {
     await pip?.dispose();

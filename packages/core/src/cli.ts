@@ -7,7 +7,7 @@ import { buildPyz } from './build.js';
 import { listRuntimeCache, pruneRuntimeCache } from './cache.js';
 import { EXIT_CODES, PyzError } from './errors.js';
 import { formatPyzInfo, readPyzInfo } from './info.js';
-import type { BuildOptions, Logger } from './options.js';
+import type { BuildOptions, BuildProgress, Logger } from './options.js';
 import { buildCacheRoot, listPipCache } from './pip.js';
 import { PYZ_VERSION } from './version.js';
 import { parseBuildArguments, type CliFlags } from './cli-arguments.js';
@@ -82,18 +82,45 @@ Examples:
   pyz cache prune --older-than 30d
 `;
 
-function makeLogger(flags: CliFlags): Logger {
+function makeLogger(flags: CliFlags, progressLine: { clear(): void }): Logger {
   return {
     info(message) {
       if (flags.quiet || flags.json) return;
-      if (message.startsWith('pip: ') && !flags.verbose && !message.startsWith('pip: dependency cache') && !message.startsWith('pip: python')) {
-        process.stderr.write(`${message}\n`);
-        return;
-      }
+      // pip's own lines only with --verbose; pyz's lines always.
+      if (message.startsWith('pip: ') && !flags.verbose && !/^pip: (dependency cache|requirements include|python)/.test(message)) return;
+      progressLine.clear();
       process.stderr.write(`${message}\n`);
     },
     warn(message) {
+      progressLine.clear();
       process.stderr.write(`warning: ${message}\n`);
+    },
+  };
+}
+
+function formatSeconds(milliseconds: number): string {
+  return milliseconds < 10_000 ? `${(milliseconds / 1000).toFixed(1)}s` : `${Math.round(milliseconds / 1000)}s`;
+}
+
+/** A progress line redrawn in place on a TTY (files, MB, MB/s, time left); nothing otherwise. */
+function makeProgressLine(enabled: boolean): { update(progress: BuildProgress): void; clear(): void } {
+  let drawn = false;
+  let lastDraw = 0;
+  return {
+    update(progress) {
+      if (!enabled) return;
+      const now = performance.now();
+      if (now - lastDraw < 100 && progress.filesDone < progress.filesTotal) return;
+      lastDraw = now;
+      const megabytesPerSecond = progress.bytesDone / 1e6 / Math.max(progress.elapsedMs / 1000, 0.001);
+      const remainingMs = megabytesPerSecond > 0 ? ((progress.bytesTotal - progress.bytesDone) / 1e6 / megabytesPerSecond) * 1000 : 0;
+      const line = `packing ${progress.filesDone}/${progress.filesTotal} files  ${(progress.bytesDone / 1e6).toFixed(1)}/${(progress.bytesTotal / 1e6).toFixed(1)} MB  ${megabytesPerSecond.toFixed(1)} MB/s  ${formatSeconds(remainingMs)} left`;
+      process.stderr.write(`\r\x1b[2K${line}`);
+      drawn = true;
+    },
+    clear() {
+      if (drawn) process.stderr.write('\r\x1b[2K');
+      drawn = false;
     },
   };
 }
@@ -104,10 +131,14 @@ async function commandBuild(argv: readonly string[]): Promise<number> {
     process.stdout.write(BUILD_HELP);
     return 0;
   }
+  const progressLine = makeProgressLine(process.stderr.isTTY === true && !flags.quiet && !flags.json);
+  const log = makeLogger(flags, progressLine);
   // resolveOptions merges [tool.pyz] from ./pyproject.toml; flags given here win.
-  const result = await buildPyz({ ...options, log: makeLogger(flags) } as BuildOptions);
+  const result = await buildPyz({ ...options, log, onProgress: (progress) => progressLine.update(progress) } as BuildOptions).finally(() => progressLine.clear());
   if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  else if (!flags.quiet) process.stdout.write(`${path.relative(process.cwd(), result.outputPath) || result.outputPath}\n`);
+  else if (!flags.quiet) {
+    process.stderr.write(`built ${path.relative(process.cwd(), result.outputPath) || result.outputPath}: ${(result.size / 1e6).toFixed(2)} MB, ${result.files} files, ${formatSeconds(result.durationMs)}, backend ${result.backend}${result.reusedEntries ? `, ${result.reusedEntries} entries reused` : ''}${flags.verbose ? `, build id ${result.buildId}, sha256 ${result.sha256}` : ''}\n`);
+  }
   return 0;
 }
 

@@ -19,6 +19,7 @@ export {
   resolveOptions,
   type BackendOption,
   type BuildOptions,
+  type BuildProgress,
   type IncludeMapping,
   type Logger,
   type ResolvedOptions,

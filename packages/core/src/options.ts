@@ -37,6 +37,15 @@ export interface Logger {
   warn(message: string): void;
 }
 
+/** Progress of the packing stage, reported after each written batch. */
+export interface BuildProgress {
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  elapsedMs: number;
+}
+
 /**
  * Options of `buildPyz`, `pyz build` and the bundler plugins. Names follow shiv's flags.
  */
@@ -81,6 +90,8 @@ export interface BuildOptions {
   cwd?: string;
   /** Cache `pip install` results keyed by requirements, pip arguments and interpreter. @default true */
   pipCache?: boolean;
+  /** Called as files are packed (the CLI draws its progress line from it). @default none */
+  onProgress?: (progress: BuildProgress) => void;
   /** Reuse unchanged files' compressed bytes from the previous build of the same output (byte-identical result). Off: every file is read and recompressed. @default true */
   incremental?: boolean;
   /** Receives progress and summary lines. @default silent */
@@ -123,6 +134,7 @@ export interface ResolvedOptions {
   readonly cwd: string;
   readonly pipCache: boolean;
   readonly incremental: boolean;
+  readonly onProgress: ((progress: BuildProgress) => void) | null;
   readonly log: Logger;
   /** Seconds since the epoch for every entry's timestamp and `built_at`, or null for "now". */
   readonly sourceDateEpoch: number | null;
@@ -331,6 +343,7 @@ export function resolveOptions(options: BuildOptions | ResolvedOptions, environm
     cwd,
     pipCache: input.pipCache ?? true,
     incremental: input.incremental ?? true,
+    onProgress: input.onProgress ?? null,
     log: input.log ?? SILENT_LOGGER,
     sourceDateEpoch,
   };

@@ -183,7 +183,7 @@ describe.each(['3.8', '3.13'])('bootstrap cache on python%s', (version) => {
     mkdirSync(temporary, { recursive: true });
     const notADirectory = join(workspace, 'home-is-a-file');
     writeFileSync(notADirectory, '');
-    for (const home of [join(notADirectory, 'home'), undefined]) {
+    for (const home of [join(notADirectory, 'home'), join(notADirectory, 'other')]) {
       removeDirectory(join(temporary, `pyz-${process.getuid!()}`));
       const environment = { HOME: home, TMPDIR: temporary };
       const first = runPyz(python, pyz, ['a'], { environment });

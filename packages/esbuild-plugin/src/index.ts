@@ -17,6 +17,9 @@ export interface PyzEsbuildOptions extends BuildOptions {
   assetsPath: string;
 }
 
+/** Marks the plugin's own build.resolve call, so its onResolve callback does not recurse. */
+const RESOLVING: unique symbol = Symbol('pyz resolving an entry point');
+
 const VERBOSE_LOG_LEVELS = new Set(['info', 'debug', 'verbose']);
 
 function escapeRegExp(text: string): string {
@@ -71,17 +74,22 @@ export function pyz(options: PyzEsbuildOptions): Plugin {
         else if (VERBOSE_LOG_LEVELS.has(initial.logLevel ?? '')) process.stderr.write(`${message}\n`);
       };
 
-      // esbuild watches only what it resolved and loaded; an entry point's resolution carries the
-      // Python sources too, so that editing a .py file triggers a rebuild in context().watch().
+      // esbuild watches only what it resolved and loaded, and keeps `watchFiles` only from a
+      // callback that resolves: so the entry points are resolved here (by esbuild itself, via
+      // build.resolve) and carry the Python sources, and editing a .py file rebuilds in watch().
       const entryNames = Array.isArray(initial.entryPoints)
         ? initial.entryPoints.map((entry) => (typeof entry === 'string' ? entry : entry.in))
         : Object.values(initial.entryPoints ?? {});
       if (entryNames.length > 0) {
         // esbuild hands relative entry points to onResolve as "./src/main.ts".
         const names = entryNames.map((name) => escapeRegExp(name.replace(/^\.\//, '')));
-        build.onResolve({ filter: new RegExp(`^(?:\\./)?(?:${names.join('|')})$`) }, (args) =>
-          args.kind === 'entry-point' ? { watchFiles: pythonInputFiles(pipArgs, userInclude, cwd, outputDirectory) } : undefined,
-        );
+        build.onResolve({ filter: new RegExp(`^(?:\\./)?(?:${names.join('|')})$`) }, async (args) => {
+          if (args.kind !== 'entry-point' || args.pluginData === RESOLVING) return undefined;
+          const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: RESOLVING });
+          if (resolved.errors.length > 0) return { errors: resolved.errors };
+          const pythonFiles = pythonInputFiles(pipArgs, userInclude, cwd, outputDirectory);
+          return { ...resolved, pluginData: args.pluginData, watchFiles: pythonFiles };
+        });
       }
 
       build.onEnd(async (result) => {

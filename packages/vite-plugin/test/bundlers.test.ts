@@ -1,7 +1,7 @@
 // One fixture (examples/fullstack), built by Vite 8, Vite 7, Rollup 4 and esbuild (write: true
 // and write: false): the archives agree entry for entry, apart from hashed asset names, and
 // each one serves the page, its script and the API from the archive.
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { rollup } from 'rollup';
@@ -48,6 +48,7 @@ const builders: Record<string, Builder> = {
     const result = await esbuild.build(esbuildOptions([pyzEsbuild(options)], { root, write: false }));
     const archive = result.outputFiles.find((file) => file.path === path.join(root, options.output));
     expect(archive, 'the .pyz is handed back in outputFiles').toBeDefined();
+    mkdirSync(path.dirname(archive!.path), { recursive: true });
     writeFileSync(archive!.path, archive!.contents, { mode: 0o755 });
   },
 };

@@ -117,10 +117,11 @@ class BuildLock:
         self.descriptor = None
 
 
-def _lock_if_free(path):
-    """Descriptor holding an exclusive lock on an existing file, or None if busy or absent."""
+def _lock_if_free(path, create=False):
+    """Descriptor holding an exclusive lock on the file, or None if busy (or absent, unless create)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY if fcntl is not None else os.O_RDWR)
+        flags = os.O_RDONLY if fcntl is not None and not create else os.O_RDWR
+        descriptor = os.open(path, flags | (os.O_CREAT if create else 0), 0o600)
     except OSError:
         return None
     if _try_exclusive(descriptor):
@@ -575,14 +576,13 @@ def clean_up(root, stem, build_id):
         parsed = _parse_entry(name, stem)
         if parsed:
             entries[name] = parsed
-    present_builds = set(build for build, kind in entries.values() if kind in ("dir", "tmp"))
     for name, (build, kind) in sorted(entries.items()):
         path = os.path.join(root, name)
         lock_path = os.path.join(root, "%s_%s.lock" % (stem, build))
         if kind == "old":
             _remove_if_unused(path, root, stem, build, None)
         elif kind == "tmp":
-            descriptor = _lock_if_free(lock_path)
+            descriptor = _lock_if_free(lock_path, create=True)
             if descriptor is not None:
                 try:
                     _remove_tree(path)
@@ -591,13 +591,21 @@ def clean_up(root, stem, build_id):
         elif kind == "dir" and build != build_id:
             if not os.path.exists(os.path.join(path, MANIFEST_NAME)):
                 continue
-            descriptor = _lock_if_free(lock_path)
+            descriptor = _lock_if_free(lock_path, create=True)
             if descriptor is not None:
                 try:
                     _remove_if_unused(path, root, stem, build, descriptor)
                 finally:
                     os.close(descriptor)
-        elif kind == "lock" and build != build_id and build not in present_builds:
+    # Lock files last, against a fresh listing: the loop above may have removed their builds.
+    try:
+        remaining = [_parse_entry(name, stem) for name in os.listdir(root)]
+    except OSError:
+        return
+    present_builds = set(parsed[0] for parsed in remaining if parsed and parsed[1] in ("dir", "tmp", "old"))
+    for name, (build, kind) in sorted(entries.items()):
+        path = os.path.join(root, name)
+        if kind == "lock" and build != build_id and build not in present_builds:
             descriptor = _lock_if_free(path)
             if descriptor is not None:
                 try:
