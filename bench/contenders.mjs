@@ -8,14 +8,13 @@ import * as fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ENTRY_POINT } from './corpus.mjs';
-import { BENCH_DIRECTORY, CORE_ENTRY, PYTHON, PYTHON_HELPERS, REPOSITORY_ROOT, childEnvironment, runMeasured, validateWithPython } from './lib.mjs';
+import { BENCH_DIRECTORY, CORE_ENTRY, PYTHON, PYTHON_HELPERS, PYZ_CLI, childEnvironment, runMeasured, validateWithPython } from './lib.mjs';
 
 export const ANCHORS = ['zipfile', 'zipapp', 'zip'];
 export const ALL_BACKENDS = ['native', 'wasm', 'zlib', 'js'];
 /** The row every ratio is taken against. */
 export const ANCHOR_ID = 'python zipfile -6';
 const PAYLOAD_NAME = '_pyz_site_packages.zip';
-const PYZ_CLI = path.join(REPOSITORY_ROOT, 'packages/core/dist/bin.js');
 
 let core = null;
 /** The built core (packages/core/dist); `npm run build` makes it. */

@@ -13,7 +13,14 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIRECTORY = path.dirname(fileURLToPath(import.meta.url));
 export const REPOSITORY_ROOT = path.dirname(BENCH_DIRECTORY);
 export const RESULTS_DIRECTORY = path.join(BENCH_DIRECTORY, 'results');
-export const CORE_ENTRY = path.join(REPOSITORY_ROOT, 'packages/core/dist/index.js');
+/**
+ * Root holding packages/core and native/ — the repository, or the frozen copy run.mjs makes so
+ * that a colleague's `npm run build` in the middle of a benchmark cannot change the code under
+ * test (children inherit PYZ_BENCH_CORE_ROOT).
+ */
+export const CORE_ROOT = process.env.PYZ_BENCH_CORE_ROOT || REPOSITORY_ROOT;
+export const CORE_ENTRY = path.join(CORE_ROOT, 'packages/core/dist/index.js');
+export const PYZ_CLI = path.join(CORE_ROOT, 'packages/core/dist/bin.js');
 /**
  * The Python every child runs, resolved to its real executable: `python3` may be a pyenv shim
  * (a shell script) whose ~80 ms would be timed with every Python contender.

@@ -36,6 +36,7 @@ const BOOLEAN_FLAGS: Record<string, [string, boolean]> = {
   '--reproducible': ['reproducible', true],
   '--no-modify': ['noModify', true],
   '--no-pip-cache': ['pipCache', false],
+  '--no-incremental': ['incremental', false],
 };
 
 export interface CliFlags {

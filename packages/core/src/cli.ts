@@ -47,6 +47,7 @@ pyz options:
   --include FROM:TO            put a file or directory inside site-packages at TO
   --pip-python PYTHON          the Python that runs pip (default python3)
   --no-pip-cache               always run pip
+  --no-incremental             recompress every file (default: reuse unchanged entries)
   -q, --quiet / -v, --verbose  less or more output
   --json                       print the result as JSON
 Arguments pyz does not know are passed to "python -m pip install --target <staging>";

@@ -49,7 +49,7 @@ describe('esbuild build()', () => {
     const broken = copyExample();
     editFile(path.join(broken, 'src/main.ts'), 'void showGreeting();', 'void showGreeting(;');
     const options = exampleOptions(broken, sitePackages);
-    await expect(esbuild.build(esbuildOptions([pyz(options)], { root: broken, logLevel: 'silent' }))).rejects.toThrow(/Expected/);
+    await expect(esbuild.build(esbuildOptions([pyz(options)], { root: broken, logLevel: 'silent' }))).rejects.toThrow(/Unexpected ";"/);
     expect(existsSync(path.join(broken, options.output))).toBe(false);
 
     const failing = { ...exampleOptions(root, sitePackages, 'dist/failing.pyz'), pipArgs: ['--no-deps', './no-such-project'] };
