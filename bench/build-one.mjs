@@ -5,9 +5,9 @@
  * Prints the BuildResult as JSON (plus the process's own maxRSS) on stdout.
  */
 import { pathToFileURL } from 'node:url';
-import { CORE_ENTRY } from './lib.mjs';
+import { coreEntry } from './lib.mjs';
 
 const options = JSON.parse(process.argv[2]);
-const { buildPyz } = await import(pathToFileURL(CORE_ENTRY).href);
+const { buildPyz } = await import(pathToFileURL(coreEntry()).href);
 const result = await buildPyz({ config: false, ...options });
 process.stdout.write(`${JSON.stringify({ ...result, selfMaxRssKiB: process.resourceUsage().maxRSS })}\n`);

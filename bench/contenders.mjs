@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ENTRY_POINT } from './corpus.mjs';
-import { BENCH_DIRECTORY, CORE_ENTRY, PYTHON, PYTHON_HELPERS, PYZ_CLI, childEnvironment, runMeasured, validateWithPython } from './lib.mjs';
+import { BENCH_DIRECTORY, coreEntry, PYTHON, PYTHON_HELPERS, pyzCli, childEnvironment, runMeasured, validateWithPython } from './lib.mjs';
 
 export const ANCHORS = ['zipfile', 'zipapp', 'zip'];
 export const ALL_BACKENDS = ['native', 'wasm', 'zlib', 'js'];
@@ -20,8 +20,8 @@ let core = null;
 /** The built core (packages/core/dist); `npm run build` makes it. */
 export async function loadCore() {
   if (core) return core;
-  if (!fs.existsSync(CORE_ENTRY)) throw new Error(`${CORE_ENTRY} is missing: run "npm run build" first`);
-  core = await import(pathToFileURL(CORE_ENTRY).href);
+  if (!fs.existsSync(coreEntry())) throw new Error(`${coreEntry()} is missing: run "npm run build" first`);
+  core = await import(pathToFileURL(coreEntry()).href);
   return core;
 }
 
@@ -49,7 +49,7 @@ export function effectiveLevel(backend, level) {
 }
 
 function pyzCount(file) {
-  const result = spawnSync(process.execPath, [PYZ_CLI, 'info', '-j', '--list', file], { encoding: 'utf8', env: childEnvironment(), maxBuffer: 256 * 1024 * 1024 });
+  const result = spawnSync(process.execPath, [pyzCli(), 'info', '-j', '--list', file], { encoding: 'utf8', env: childEnvironment(), maxBuffer: 256 * 1024 * 1024 });
   if (result.status !== 0) throw new Error(`pyz info --list ${file} failed (exit ${result.status}): ${(result.stderr || result.stdout).trim().slice(-1500)}`);
   const info = JSON.parse(result.stdout);
   if (!Array.isArray(info.files)) throw new Error(`pyz info -j --list ${file} printed no "files" array`);

@@ -18,9 +18,15 @@ export const RESULTS_DIRECTORY = path.join(BENCH_DIRECTORY, 'results');
  * that a colleague's `npm run build` in the middle of a benchmark cannot change the code under
  * test (children inherit PYZ_BENCH_CORE_ROOT).
  */
-export const CORE_ROOT = process.env.PYZ_BENCH_CORE_ROOT || REPOSITORY_ROOT;
-export const CORE_ENTRY = path.join(CORE_ROOT, 'packages/core/dist/index.js');
-export const PYZ_CLI = path.join(CORE_ROOT, 'packages/core/dist/bin.js');
+export function coreRoot() {
+  return process.env.PYZ_BENCH_CORE_ROOT || REPOSITORY_ROOT;
+}
+export function coreEntry() {
+  return path.join(coreRoot(), 'packages/core/dist/index.js');
+}
+export function pyzCli() {
+  return path.join(coreRoot(), 'packages/core/dist/bin.js');
+}
 /**
  * The Python every child runs, resolved to its real executable: `python3` may be a pyenv shim
  * (a shell script) whose ~80 ms would be timed with every Python contender.

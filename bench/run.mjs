@@ -14,6 +14,7 @@
  *   --output-dir DIR                          scratch space (default bench/.corpus/scratch)
  *   --keep                                    keep the archives
  *   --skip-info-check                         do not cross-check file counts with `pyz info --list`
+ *   --no-snapshot                             use packages/core/dist in place instead of a frozen copy
  *
  * Prints markdown tables on stdout (progress on stderr) and writes
  * bench/results/<suite>-<date>.json with the machine, the exact command and every number.
@@ -27,6 +28,7 @@ import { runBuildSuite } from './suites/build.mjs';
 import { runIncrementalSuite } from './suites/incremental.mjs';
 import { runRuntimeSuite } from './suites/runtime.mjs';
 import { runSweepSuite } from './suites/sweep.mjs';
+import { snapshotCore } from './snapshot.mjs';
 
 const SUITES = {
   build: { run: runBuildSuite, defaults: { levels: ['6'], anchors: ANCHORS, corpus: ['medium'] } },
@@ -49,6 +51,7 @@ const DEFAULTS = {
   outputDir: path.join(CORPUS_ROOT, 'scratch'),
   keep: false,
   skipInfoCheck: false,
+  noSnapshot: false,
 };
 
 const argv = process.argv.slice(2);
@@ -56,6 +59,12 @@ const given = parseArguments(argv, DEFAULTS);
 const explicit = new Set(argv.filter((argument) => argument.startsWith('--')).map((argument) => argument.slice(2).split('=')[0].replace(/-([a-z])/g, (_, letter) => letter.toUpperCase())));
 const machine = machineInfo();
 fs.mkdirSync(given.outputDir, { recursive: true });
+// Freeze the code under test (see snapshot.mjs); children inherit the variable.
+const core = given.noSnapshot ? { root: null, fingerprint: null, gitHead: null } : snapshotCore();
+if (core.root) {
+  process.env.PYZ_BENCH_CORE_ROOT = core.root;
+  log(`bench: measuring a frozen copy of the core (${core.files} files, fingerprint ${core.fingerprint}, HEAD ${core.gitHead?.slice(0, 10)}, working tree as built)`);
+}
 
 let failed = false;
 for (const suite of given.suite) {
@@ -78,6 +87,7 @@ for (const suite of given.suite) {
     command: commandLine(),
     npmCommand: `npm run bench -- ${argv.join(' ')}`.trim(),
     machine,
+    core: { fingerprint: core.fingerprint, gitHead: core.gitHead, note: 'built packages/core/dist of the working tree at that HEAD (may include uncommitted changes)' },
     options: { ...options, shivInfo: undefined },
     sections: sections.map(({ markdown: sectionMarkdown, ...rest }) => ({ ...rest, markdown: sectionMarkdown })),
   });

@@ -580,7 +580,7 @@ def clean_up(root, stem, build_id):
         path = os.path.join(root, name)
         lock_path = os.path.join(root, "%s_%s.lock" % (stem, build))
         if kind == "old":
-            _remove_if_unused(path, root, stem, build, None)
+            _remove_if_unused(path, root, stem, build)
         elif kind == "tmp":
             descriptor = _lock_if_free(lock_path, create=True)
             if descriptor is not None:
@@ -594,7 +594,7 @@ def clean_up(root, stem, build_id):
             descriptor = _lock_if_free(lock_path, create=True)
             if descriptor is not None:
                 try:
-                    _remove_if_unused(path, root, stem, build, descriptor)
+                    _remove_if_unused(path, root, stem, build)
                 finally:
                     os.close(descriptor)
     # Lock files last, against a fresh listing: the loop above may have removed their builds.
@@ -616,7 +616,7 @@ def clean_up(root, stem, build_id):
                     os.close(descriptor)
 
 
-def _remove_if_unused(path, root, stem, build, build_lock):
+def _remove_if_unused(path, root, stem, build):
     in_use = _lock_if_free(os.path.join(path, IN_USE_NAME))
     if in_use is None and os.path.exists(os.path.join(path, IN_USE_NAME)):
         return  # a live process holds it shared
