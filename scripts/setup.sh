@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_RETRIES=0
 
-APT_PACKAGES=(libdeflate-dev clang-16 lld-16 wasi-libc dpkg-dev zip unzip 7zip chromium)
+APT_PACKAGES=(libdeflate-dev clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 dpkg-dev zip unzip 7zip chromium)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

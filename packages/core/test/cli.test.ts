@@ -96,3 +96,42 @@ describe('build --json and info', () => {
     expect(JSON.parse(overridden.stdout).outputPath).toBe(path.join(project, 'out', 'flag.pyz'));
   });
 });
+
+describe('pyz cache', () => {
+  it('lists extractions, marks the one in use, and prune never removes it', async () => {
+    const shivRoot = path.join(workspace, 'cache-root');
+    const env = { SHIV_ROOT: shivRoot };
+    const built = ['one', 'two'].map((name) => {
+      const output = path.join(workspace, 'dist', `${name}.pyz`);
+      const result = pyz(['build', '-e', 'tool.cli:main', '--site-packages', 'site', '-o', output, '--backend', 'zlib', '-q']);
+      expect(result.status, result.stderr).toBe(0);
+      return output;
+    });
+    for (const output of built) expect(spawnSync(output, [], { env: { ...process.env, ...env } }).status).toBe(0);
+    const listing = JSON.parse(pyz(['cache', 'list', '--json'], { env }).stdout);
+    expect(listing.runtime.root).toBe(shivRoot);
+    expect(listing.runtime.entries.map((entry: { app: string }) => entry.app).sort()).toEqual(['one', 'two']);
+    expect(listing.runtime.entries.every((entry: { complete: boolean; inUse: boolean; files: number }) => entry.complete && !entry.inUse && entry.files === 2)).toBe(true);
+
+    // A long-running process of "one" holds its extraction.
+    const { spawn } = await import('node:child_process');
+    const running = spawn(built[0]!, [], { env: { ...process.env, ...env, SHIV_INTERPRETER: '1' }, stdio: ['pipe', 'pipe', 'inherit'] });
+    running.stdin!.write('import sys, time\nprint("ready", flush=True)\ntime.sleep(30)\n');
+    running.stdin!.end();
+    await new Promise<void>((resolve) => running.stdout!.once('data', () => resolve()));
+    try {
+      const busy = JSON.parse(pyz(['cache', 'list', '--json'], { env }).stdout);
+      expect(busy.runtime.entries.find((entry: { app: string }) => entry.app === 'one').inUse).toBe(true);
+      const pruned = pyz(['cache', 'prune', '--all'], { env });
+      expect(pruned.status, pruned.stderr).toBe(0);
+      expect(pruned.stdout).toMatch(/removed .*two_/);
+      expect(pruned.stdout).toMatch(/kept .*one_.*\(in use\)/);
+    } finally {
+      running.kill('SIGKILL');
+      await new Promise((resolve) => running.once('close', resolve));
+    }
+    const after = JSON.parse(pyz(['cache', 'prune', '--all', '--json'], { env }).stdout);
+    expect(after.removed.length).toBe(1);
+    expect(JSON.parse(pyz(['cache', 'list', '--json'], { env }).stdout).runtime.entries).toEqual([]);
+  });
+});
