@@ -210,9 +210,16 @@ class WasmPool implements CompressionBackend {
       const task = this.#waiting.pop()!;
       slot.task = task;
       slot.worker.ref();
-      // A view's whole ArrayBuffer would be cloned; copy just the piece and transfer the copy.
-      const input = task.input.slice();
-      slot.worker.postMessage({ id: task.id, level: task.level, input, endsStream: task.endsStream }, [input.buffer]);
+      try {
+        // Posting a view clones its whole ArrayBuffer (a Buffer's may be an 8 KiB pool or a whole
+        // file), so copy just the piece and transfer the copy. Not `.slice()`: on a Buffer it is a view.
+        const input = new Uint8Array(task.input);
+        slot.worker.postMessage({ id: task.id, level: task.level, input, endsStream: task.endsStream }, [input.buffer]);
+      } catch (error) {
+        slot.task = undefined;
+        slot.worker.unref();
+        task.reject(error as Error);
+      }
     }
   }
 }
