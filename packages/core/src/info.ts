@@ -4,7 +4,7 @@
  */
 import { PyzError } from './errors.js';
 import { ENVIRONMENT_NAME } from './layout.js';
-import { ZipArchive } from './zip/reader.js';
+import { ZipArchive, type ZipArchiveEntry } from './zip/reader.js';
 
 export interface PyzFileInfo {
   /** Path inside site-packages. */
@@ -26,6 +26,22 @@ export interface PyzInfo {
   files?: PyzFileInfo[];
 }
 
+const UNIX_HOST = 3;
+const FILE_TYPE_MASK = 0o170000;
+const SYMBOLIC_LINK = 0o120000;
+
+/** Symbolic-link members could point anywhere once extracted; pyz never writes them (APPNOTE 4.4.2: host 3 = Unix, mode in the high 16 bits). */
+function refuseSymbolicLinks(file: string, entries: readonly ZipArchiveEntry[]): void {
+  for (const entry of entries) {
+    if (entry.madeByHost === UNIX_HOST && ((entry.externalAttributes >>> 16) & FILE_TYPE_MASK) === SYMBOLIC_LINK) {
+      throw new PyzError('ARCHIVE_UNSAFE_MEMBER', `archive member ${JSON.stringify(entry.name)} in "${file}" is a symbolic link, which pyz refuses`, {
+        value: entry.name,
+        fix: 'rebuild the archive with pyz build (it stores the files links point to, never links)',
+      });
+    }
+  }
+}
+
 function toInfo(entry: { name: string; uncompressedSize: number | bigint; compressedSize: number | bigint; crc32: number; mode: number; method: number }): PyzFileInfo {
   return { path: entry.name, size: Number(entry.uncompressedSize), compressedSize: Number(entry.compressedSize), crc32: entry.crc32, mode: entry.mode, method: entry.method };
 }
@@ -34,6 +50,7 @@ function toInfo(entry: { name: string; uncompressedSize: number | bigint; compre
 export async function readPyzInfo(file: string, options: { listFiles?: boolean } = {}): Promise<PyzInfo> {
   const archive = await ZipArchive.open(file);
   try {
+    refuseSymbolicLinks(file, archive.entries);
     const environmentEntry = archive.entries.find((entry) => entry.name === ENVIRONMENT_NAME);
     if (!environmentEntry) {
       throw new PyzError('ARCHIVE_INVALID', `"${file}" has no ${ENVIRONMENT_NAME}; it is not a pyz or shiv archive`, { value: file, fix: 'rebuild it with pyz build' });
@@ -53,6 +70,7 @@ export async function readPyzInfo(file: string, options: { listFiles?: boolean }
       if (payloadEntry) {
         const payload = await archive.openNested(payloadEntry);
         try {
+          refuseSymbolicLinks(file, payload.entries);
           info.files = payload.entries.map(toInfo);
         } finally {
           await payload.close();

@@ -30,7 +30,7 @@ export const MAX_ZLIB_LEVEL: number = 9;
 
 /**
  * The level used when none is given: libdeflate 6 is 1.6 % smaller than zlib 6 on the corpus
- * above and 2.4× faster per thread. Level 1 is ~1.8× faster again for 9 % more bytes; level 9
+ * above and 1.65× as fast per thread. Level 1 is ~1.8× faster again for 9 % more bytes; level 9
  * halves the speed for 0.8 % fewer; `'max'` (12) is ~9× slower for 3.6 % fewer.
  * @default 6
  */
