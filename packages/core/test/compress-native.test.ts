@@ -123,6 +123,17 @@ describe.each(['native', 'wasm'] as const)('%s backend', (name) => {
     expectRoundTrip(TEXT, text!);
   });
 
+  it('resolves concurrent batches at different levels each with its own results', async () => {
+    const inputs = [TEXT.subarray(0, 50_000), BINARY, Uint8Array.of(7), RANDOM.subarray(0, 1000)];
+    const levels = [6, 1, 6, 9, 6, 1];
+    const concurrent = await Promise.all(levels.map((level, index) => backends[name].compressBatch([inputs[index % inputs.length]!, TEXT.subarray(index)], level)));
+    for (const [index, level] of levels.entries()) {
+      const [alone] = await backends[name].compressBatch([inputs[index % inputs.length]!], level);
+      expect(Buffer.from(concurrent[index]![0]!.compressed).equals(alone!.compressed)).toBe(true);
+      expectRoundTrip(TEXT.subarray(index), concurrent[index]![1]!);
+    }
+  });
+
   it('gives the same bytes whatever the thread count', async () => {
     const single = name === 'native' ? createNativeBackend({ concurrency: 1 }) : await createWasmBackend({ concurrency: 1 });
     try {

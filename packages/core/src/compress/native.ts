@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import { PyzError } from '../errors.js';
 import { resolveLevel } from './levels.js';
-import { joinPieces, planPieces } from './pieces.js';
+import { joinPieces, planPieces, type PiecePlan } from './pieces.js';
 import type { CompressedBuffer, CompressionBackend } from './types.js';
 
 export interface NativeBackendOptions {
@@ -69,7 +69,50 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Compres
   if (typeof addon.deflatePieces !== 'function') {
     throw new Error(`native addon ${addonPath} does not export deflatePieces(); rebuild it with npm run build -w native`);
   }
+  // One addon call at a time: each holds a libuv pool thread (which file reads also need) for its
+  // duration, and already uses every core. Batches that arrive meanwhile, at the same level, are
+  // merged into the next call, so a batch's tail (one big piece) overlaps the next batch's work.
   let closed = false;
+  let running = false;
+  const queue: QueuedBatch[] = [];
+  const pump = (): void => {
+    if (running || queue.length === 0) return;
+    const level = queue[0]!.level;
+    const round = queue.filter((batch) => batch.level === level);
+    queue.splice(0, queue.length, ...queue.filter((batch) => batch.level !== level));
+    const pieces = round.flatMap((batch) => batch.plan.pieces);
+    const endsStream = new Uint8Array(pieces.length);
+    let offset = 0;
+    for (const batch of round) {
+      endsStream.set(batch.plan.endsStream, offset);
+      offset += batch.plan.pieces.length;
+    }
+    const crcs = new Uint32Array(pieces.length);
+    running = true;
+    Promise.resolve()
+      .then(() => addon.deflatePieces(pieces, endsStream, level, concurrency, crcs))
+      .then(
+        (compressed) => {
+          let first = 0;
+          for (const batch of round) {
+            const count = batch.plan.pieces.length;
+            try {
+              batch.resolve(joinPieces(batch.plan, compressed.slice(first, first + count), crcs.subarray(first, first + count)));
+            } catch (error) {
+              batch.reject(error);
+            }
+            first += count;
+          }
+        },
+        (error: unknown) => {
+          for (const batch of round) batch.reject(error);
+        },
+      )
+      .finally(() => {
+        running = false;
+        pump();
+      });
+  };
   return {
     name: 'native',
     concurrency,
@@ -78,13 +121,21 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Compres
       const libdeflateLevel = resolveLevel(level);
       if (inputs.length === 0) return [];
       const plan = planPieces(inputs);
-      const crcs = new Uint32Array(plan.pieces.length);
-      const compressed = await addon.deflatePieces(plan.pieces, plan.endsStream, libdeflateLevel, concurrency, crcs);
-      return joinPieces(plan, compressed, crcs);
+      return new Promise<CompressedBuffer[]>((resolve, reject) => {
+        queue.push({ plan, level: libdeflateLevel, resolve, reject });
+        pump();
+      });
     },
     async close(): Promise<void> {
-      // Threads live only for the duration of a batch; nothing stays allocated between batches.
+      // Threads live only for the duration of an addon call; nothing stays allocated between calls.
       closed = true;
     },
   };
+}
+
+interface QueuedBatch {
+  readonly plan: PiecePlan;
+  readonly level: number;
+  resolve(results: CompressedBuffer[]): void;
+  reject(error: unknown): void;
 }
