@@ -52,7 +52,7 @@ const STREAMING_THRESHOLD_BYTES = 64 * 1024 * 1024;
 const BATCH_BYTES = 2 * 1024 * 1024;
 const BATCH_FILES = 128;
 /** Bytes read but not yet written; caps peak memory whatever the input size. */
-const MAX_IN_FLIGHT_BYTES = 48 * 1024 * 1024;
+const MAX_IN_FLIGHT_BYTES = 32 * 1024 * 1024;
 
 const BOOTSTRAP_DIRECTORY = new URL('../python/', import.meta.url);
 
@@ -90,14 +90,14 @@ function entryModeOf(record: FileRecord): number {
   return record.mode & 0o111 ? 0o755 : 0o644;
 }
 
-async function readWhole(record: FileRecord): Promise<Buffer> {
+/**
+ * Reads a whole file. Synchronous on purpose: the main thread only reads and hashes while the
+ * backend compresses on other threads, and a sync read of a small file costs ~10 µs against
+ * ~100 µs for a thread-pool round trip — thousands of files make that the difference.
+ */
+function readWhole(record: FileRecord): Buffer {
   try {
-    const data = await fs.promises.readFile(record.sourcePath);
-    if (data.length !== record.size) {
-      // Changed while we built: use what we read, the archive stays self-consistent.
-      return data;
-    }
-    return data;
+    return fs.readFileSync(record.sourcePath);
   } catch (error) {
     throw new PyzError('FILE_UNREADABLE', `cannot read "${record.sourcePath}": ${(error as Error).message}`, {
       value: record.sourcePath,
@@ -248,7 +248,7 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
       bytes += record.size;
       continue;
     }
-    const content = await readWhole(record);
+    const content = readWhole(record);
     const digest = createHash('sha256').update(content).digest();
     build.update(nameBytes).update(Buffer.of(0)).update(digest);
     bytes += content.length;
@@ -339,7 +339,7 @@ export async function buildPyz(input: BuildOptions | ResolvedOptions): Promise<B
     const compression = compressionIdentity(backend?.name ?? null, options.level);
     const previous = options.incremental ? await openPreviousBuild(options.output, compression, log) : null;
     try {
-      const bootstrapContents = await Promise.all(bootstrap.map(readWhole));
+      const bootstrapContents = bootstrap.map(readWhole);
       for (const result of await compressBatchOf(bootstrap, bootstrapContents, backend, options.level)) {
         await writer.addEntry({ name: result.record.relativePath, mode: 0o644, method: result.method, crc32: result.crc32, uncompressedSize: result.record.size, data: result.data });
       }

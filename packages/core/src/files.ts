@@ -36,12 +36,16 @@ interface FileStats {
   ino: number;
 }
 
-/** The subset of `node:fs/promises` the walker uses, so unit tests can pass memfs. */
+/**
+ * The subset of `node:fs` the walker uses, so unit tests can pass memfs. Synchronous on purpose:
+ * a walk is thousands of tiny metadata calls, and each async call costs a thread-pool round trip
+ * (about 100 µs against 3 µs here), which made walking 5,000 files take half a second.
+ */
 export interface WalkFileSystem {
-  readdir(directory: string, options: { encoding: 'buffer' }): Promise<Buffer[]>;
-  lstat(target: string): Promise<FileStats>;
-  stat(target: string): Promise<FileStats>;
-  realpath(target: string): Promise<string>;
+  readdirSync(directory: string, options: { encoding: 'buffer' }): Buffer[];
+  lstatSync(target: string): FileStats;
+  statSync(target: string): FileStats;
+  realpathSync(target: string): string;
 }
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -71,20 +75,20 @@ function isInside(root: string, candidate: string): boolean {
  * Lists every regular file below `root`, with paths relative to it, prefixed by `prefix`
  * ('' or 'a/b'). Results are not sorted; `mergeFileLists` sorts.
  */
-export async function walkTree(root: string, prefix: string = '', fileSystem: WalkFileSystem = nodeFs.promises as unknown as WalkFileSystem): Promise<FileRecord[]> {
+export async function walkTree(root: string, prefix: string = '', fileSystem: WalkFileSystem = nodeFs as unknown as WalkFileSystem): Promise<FileRecord[]> {
   const records: FileRecord[] = [];
   let realRoot: string;
   try {
-    realRoot = await fileSystem.realpath(root);
+    realRoot = fileSystem.realpathSync(root);
   } catch (error) {
     throw new PyzError('SITE_PACKAGES_NOT_FOUND', `input directory "${root}" cannot be read`, { value: root, fix: 'check the path exists and is readable', cause: error });
   }
   const join = (...parts: string[]): string => parts.filter((part) => part !== '').join('/');
 
-  async function visit(directory: string, relativeDirectory: string, realDirectoryChain: readonly string[]): Promise<void> {
+  function visit(directory: string, relativeDirectory: string, realDirectoryChain: readonly string[]): void {
     let names: Buffer[];
     try {
-      names = await fileSystem.readdir(directory, { encoding: 'buffer' });
+      names = fileSystem.readdirSync(directory, { encoding: 'buffer' });
     } catch (error) {
       throw new PyzError('FILE_UNREADABLE', `directory "${directory}" cannot be read: ${(error as Error).message}`, {
         value: directory,
@@ -97,11 +101,11 @@ export async function walkTree(root: string, prefix: string = '', fileSystem: Wa
       if (isExcluded(name)) continue;
       const absolute = path.join(directory, name);
       const relative = join(relativeDirectory, name);
-      let info = await fileSystem.lstat(absolute);
+      let info = fileSystem.lstatSync(absolute);
       if (info.isSymbolicLink()) {
         let target: string;
         try {
-          target = await fileSystem.realpath(absolute);
+          target = fileSystem.realpathSync(absolute);
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
           if (code === 'ELOOP') {
@@ -118,13 +122,13 @@ export async function walkTree(root: string, prefix: string = '', fileSystem: Wa
         if (realDirectoryChain.includes(target)) {
           throw new PyzError('SYMLINK_LOOP', `symbolic link "${absolute}" points to its own parent directory "${target}"`, { value: absolute, fix: 'remove the link' });
         }
-        info = await fileSystem.stat(absolute);
+        info = fileSystem.statSync(absolute);
         if (info.isDirectory()) {
-          await visit(absolute, relative, [...realDirectoryChain, target]);
+          visit(absolute, relative, [...realDirectoryChain, target]);
           continue;
         }
       } else if (info.isDirectory()) {
-        await visit(absolute, relative, [...realDirectoryChain, path.join(realDirectoryChain.at(-1)!, name)]);
+        visit(absolute, relative, [...realDirectoryChain, path.join(realDirectoryChain.at(-1)!, name)]);
         continue;
       }
       if (!info.isFile()) continue; // sockets, FIFOs and devices are not application files
@@ -132,9 +136,9 @@ export async function walkTree(root: string, prefix: string = '', fileSystem: Wa
     }
   }
 
-  const rootInfo = await fileSystem.stat(root);
+  const rootInfo = fileSystem.statSync(root);
   if (rootInfo.isDirectory()) {
-    await visit(root, '', [realRoot]);
+    visit(root, '', [realRoot]);
   } else if (rootInfo.isFile()) {
     // A single file mapped to `prefix` (e.g. include { from: 'manifest.json', to: 'myapp/manifest.json' }).
     if (prefix === '') throw new PyzError('INVALID_OPTION', `input "${root}" is a file; give it a path inside site-packages`, { value: root, fix: 'use include: [{ from, to }]' });

@@ -341,7 +341,9 @@ class ArchiveBody {
     const header = encodeLocalFileHeader(fields, fields.compressedSize >= ZIP64_LIMIT || fields.uncompressedSize >= ZIP64_LIMIT);
     await sink.write(header);
     await sink.write(entry.data);
-    if (this.#trackCrc) this.#crc = zlibCrc32(entry.data, zlibCrc32(header, this.#crc));
+    // Node's zlib.crc32 returns 0, not the running value, for an empty buffer without a backing
+    // store (zlib's crc32(crc, NULL, 0) "returns the required initial value"): skip empty data.
+    if (this.#trackCrc) this.#crc = entry.data.length === 0 ? zlibCrc32(header, this.#crc) : zlibCrc32(entry.data, zlibCrc32(header, this.#crc));
     this.#records.push({ ...fields, externalAttributes: externalAttributesFromMode(entry.mode), localHeaderOffset });
     this.#lastName = encodedName;
   }
@@ -412,7 +414,7 @@ class ArchiveBody {
           this.#checkChild(entry, 'write');
           await context.sink.write(chunk);
           dataLength += chunk.length;
-          if (trackCrc) dataCrc = zlibCrc32(chunk, dataCrc);
+          if (trackCrc && chunk.length > 0) dataCrc = zlibCrc32(chunk, dataCrc);
         }),
       end: (result) =>
         context.run('end', async () => {
