@@ -107,19 +107,29 @@ async function runtimeForCorpus(name, options, scratch) {
     { id: 'zipapp (zipimport, whole tree)', args: [zipappPath] },
     ...(shivPath ? [{ id: 'shiv', args: [shivPath] }] : []),
   ];
+  const failures = {};
   for (const start of starts) {
     // Two untimed runs: the first extracts (pyz, shiv), the second writes bytecode caches.
-    timeOnce(PYTHON, start.args, warmEnvironment);
-    timeOnce(PYTHON, start.args, warmEnvironment);
+    // A reference that cannot start is reported, not timed; pyz failing to start is fatal.
+    try {
+      timeOnce(PYTHON, start.args, warmEnvironment);
+      timeOnce(PYTHON, start.args, warmEnvironment);
+    } catch (error) {
+      if (start.id === 'pyz' || start.id === 'python3 -c pass') throw error;
+      failures[start.id] = error.message.split('\n').filter(Boolean).at(-1).replace(/^.*?: /, '').slice(0, 200);
+      notes.push(`${start.id} cannot start: ${failures[start.id]}`);
+    }
   }
-  const warmTimes = new Map(starts.map((start) => [start.id, []]));
+  const timedStarts = starts.filter((start) => !(start.id in failures));
+  const warmTimes = new Map(timedStarts.map((start) => [start.id, []]));
   for (let round = 0; round < options.warmRuns; round++) {
-    for (let index = 0; index < starts.length; index++) {
-      const start = starts[(index + round) % starts.length];
+    for (let index = 0; index < timedStarts.length; index++) {
+      const start = timedStarts[(index + round) % timedStarts.length];
       warmTimes.get(start.id).push(timeOnce(PYTHON, start.args, warmEnvironment).wallMs);
     }
   }
   const warm = Object.fromEntries([...warmTimes].map(([id, values]) => [id, stats(values)]));
+  for (const [id, reason] of Object.entries(failures)) warm[id] = { error: reason };
   const baselineMs = warm['python3 -c pass'].medianMs;
 
   // --- first run: fresh SHIV_ROOT each time, against zipfile.extractall
@@ -153,10 +163,17 @@ async function runtimeForCorpus(name, options, scratch) {
       ...(shivPath ? { shiv: { bytes: fs.statSync(shivPath).size } } : {}),
     },
     warm,
-    overheadMs: Object.fromEntries(Object.entries(warm).filter(([id]) => id !== 'python3 -c pass').map(([id, value]) => [id, value.medianMs - baselineMs])),
+    overheadMs: Object.fromEntries(Object.entries(warm).filter(([id, value]) => id !== 'python3 -c pass' && !value.error).map(([id, value]) => [id, value.medianMs - baselineMs])),
     cold,
     notes,
   };
+}
+
+function warmCells(result, id) {
+  const warm = result.warm[id];
+  if (!warm) return ['—', '—'];
+  if (warm.error) return ['does not start', '—'];
+  return [warm.medianMs.toFixed(1), result.overheadMs[id].toFixed(1)];
 }
 
 function runtimeTables(results, options) {
@@ -168,9 +185,8 @@ function runtimeTables(results, options) {
     result.warm['python3 -c pass'].medianMs.toFixed(1),
     result.warm.pyz.medianMs.toFixed(1),
     result.overheadMs.pyz.toFixed(1),
-    result.warm['zipapp (zipimport, whole tree)'].medianMs.toFixed(1),
-    result.overheadMs['zipapp (zipimport, whole tree)'].toFixed(1),
-    ...(options.shivInfo ? (result.warm.shiv ? [result.warm.shiv.medianMs.toFixed(1), result.overheadMs.shiv.toFixed(1)] : ['—', '—']) : []),
+    ...warmCells(result, 'zipapp (zipimport, whole tree)'),
+    ...(options.shivInfo ? warmCells(result, 'shiv') : []),
   ]);
   const coldHeader = ['corpus', 'files', 'MB', 'pyz first run ms', 'zipfile.extractall ms', 'pyz / extractall', ...(options.shivInfo ? ['shiv first run ms'] : [])];
   const coldRows = results.map((result) => [

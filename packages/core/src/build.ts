@@ -343,9 +343,19 @@ export async function buildPyz(input: BuildOptions | ResolvedOptions): Promise<B
       for (const result of await compressBatchOf(bootstrap, bootstrapContents, backend, options.level)) {
         await writer.addEntry({ name: result.record.relativePath, mode: 0o644, method: result.method, crc32: result.crc32, uncompressedSize: result.record.size, data: result.data });
       }
-      const payload = await writer.startNestedArchive({ name: PAYLOAD_NAME, mode: 0o644 });
+      // Upper bound of the payload's size: every file stored, plus headers. Past 4 GiB the outer
+      // entry needs a ZIP64 extra field, reserved up front (20 bytes).
+      const payloadBound = files.reduce((sum, file) => sum + file.size + 2 * Buffer.byteLength(file.relativePath) + 200, 0);
+      const payload = await writer.startNestedArchive({ name: PAYLOAD_NAME, mode: 0o644, maybeLarge: payloadBound >= 0xf0000000 });
       summary = await writePayload(payload, files, backend, options, previous);
-      await payload.close();
+      const payloadResult = await payload.close();
+      if (payloadResult.size >= 0xffffffff && !/python3\.(1[3-9]|[2-9]\d)\b/.test(options.python)) {
+        // The outer zip then needs ZIP64, which zipimport reads only from Python 3.13 on.
+        throw new PyzError('FILE_TOO_LARGE', `the compressed payload is ${(payloadResult.size / 2 ** 30).toFixed(2)} GiB; archives whose payload is 4 GiB or more after compression start only on Python 3.13+`, {
+          value: payloadResult.size,
+          fix: 'leave out large incompressible files (ship them separately), or build for Python 3.13+ with -p "/usr/bin/env python3.13"',
+        });
+      }
       const environment = Buffer.from(environmentJson(options, summary, target, epochSeconds), 'utf8');
       const [environmentEntry] = await compressBatchOf([{ relativePath: ENVIRONMENT_NAME, sourcePath: '', mode: 0o644, size: environment.length }], [environment], backend, options.level);
       await writer.addEntry({ name: ENVIRONMENT_NAME, mode: 0o644, method: environmentEntry!.method, crc32: environmentEntry!.crc32, uncompressedSize: environment.length, data: environmentEntry!.data });

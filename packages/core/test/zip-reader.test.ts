@@ -151,13 +151,13 @@ describe('ZipArchive', () => {
   it.each([
     ['../escape.txt', 'a ".." component'],
     ['/etc/passwd', 'an absolute path'],
-    ['dir\\\\evil.txt', 'a backslash'],
+    ['dir\\evil.txt', 'a backslash'],
     ['a//b', 'an empty path component'],
   ])('refuses the member name %s (%s)', async (name) => {
     const file = directory.join(`unsafe-${fileCounter++}.zip`);
     createWithPython(`with zipfile.ZipFile(sys.argv[1], "w") as z:\n    z.writestr(zipfile.ZipInfo("ok.txt"), b"ok")\n    z.writestr(zipfile.ZipInfo(${JSON.stringify(name)}), b"x")`, file);
     const error = await expectRejected(ZipArchive.open(file), ['ARCHIVE_UNSAFE_MEMBER']);
-    expect(error.value).toBe(name.replace('\\\\', '\\'));
+    expect(error.value).toBe(name);
   });
 
   it('refuses duplicate member names', async () => {
@@ -228,8 +228,8 @@ describe('ZipArchive', () => {
     const big = Buffer.alloc(1 << 20, 'b');
     const writer = await ZipWriter.open(target, { dosTimeEpochSeconds: EPOCH });
     await writer.addEntry({ name: 'bomb', mode: 0o644, method: METHOD_DEFLATED, crc32: zlibCrc32(big), uncompressedSize: 10, data: deflateRawSync(big) });
-    await writer.addEntry({ name: 'wrong-crc', mode: 0o644, method: METHOD_STORED, crc32: 12345, uncompressedSize: 3, data: Buffer.from('abc') });
     await writer.addEntry({ name: 'truncated-stream', mode: 0o644, method: METHOD_DEFLATED, crc32: zlibCrc32(big), uncompressedSize: big.length, data: deflateRawSync(big).subarray(0, 100) });
+    await writer.addEntry({ name: 'wrong-crc', mode: 0o644, method: METHOD_STORED, crc32: 12345, uncompressedSize: 3, data: Buffer.from('abc') });
     await writer.commit();
     const archive = await ZipArchive.open(target);
     for (const entry of archive.entries as ZipArchiveEntry[]) {

@@ -183,6 +183,34 @@ describe('ZipWriter', () => {
     expect(nested.entries[0]!.headerOffset).toBe(0);
   });
 
+  it('keeps the nested CRC right across empty members whose buffer has no backing store', async () => {
+    // For an empty buffer without backing store (TextEncoder's, a structured clone's, sometimes
+    // fs.promises.readFile of an empty file), zlib.crc32(buffer, previous) returns 0 instead of
+    // `previous`; the nested CRC must not go through it.
+    const empty = new TextEncoder().encode('');
+    const clonedEmpty = structuredClone(new Uint8Array(0));
+    expect(crc32(empty, 12345)).toBe(0); // the quirk this test guards against
+    const target = directory.join('nested-empty.pyz');
+    const writer = await ZipWriter.open(target, { prefix: SHEBANG, dosTimeEpochSeconds: EPOCH });
+    const payload = await writer.startNestedArchive({ name: 'payload.zip', mode: 0o644 });
+    await payload.addEntry({ name: 'a/empty.py', mode: 0o644, method: METHOD_STORED, crc32: 0, uncompressedSize: 0, data: empty });
+    const streamed = await payload.startEntry({ name: 'b/empty.bin', mode: 0o644, method: METHOD_STORED });
+    await streamed.write(clonedEmpty);
+    await streamed.end({ crc32: 0, uncompressedSize: 0 });
+    await payload.addEntry(deflatedEntry('c/after.py', Buffer.from('after = True\n'.repeat(10))));
+    const inner = await payload.close();
+    await writer.commit();
+    const extracted = directory.join('nested-empty-payload.zip');
+    const nested = await verifyNestedArchive(target, 'payload.zip', extracted);
+    expect(nested.entries.map((entry) => [entry.name, entry.size])).toEqual([
+      ['a/empty.py', 0],
+      ['b/empty.bin', 0],
+      ['c/after.py', 130],
+    ]);
+    expect(inner.crc32).toBe(crc32(await readFile(extracted)));
+    expect(verifyArchive(target).entries[0]!.crc32).toBe(inner.crc32);
+  });
+
   it('refuses unsafe, out-of-order and duplicate names, and stays usable afterwards', async () => {
     const target = directory.join('names.zip');
     const writer = await ZipWriter.open(target, { dosTimeEpochSeconds: EPOCH });

@@ -172,20 +172,21 @@ function sliceBatch(inputs: readonly Uint8Array[], parts: number): Uint8Array[][
 }
 
 /** Copies inputs back to back into one transferable buffer (the caller's buffers stay intact). */
-function packInputs(inputs: readonly Uint8Array[]): { buffer: ArrayBuffer; lengths: Float64Array } {
+function packInputs(inputs: readonly Uint8Array[]): { buffer: ArrayBuffer; lengths: Float64Array<ArrayBuffer> } {
   const lengths = new Float64Array(inputs.length);
   let total = 0;
   inputs.forEach((input, index) => {
     lengths[index] = input.length;
     total += input.length;
   });
-  const packed = new Uint8Array(total);
+  const buffer = new ArrayBuffer(total);
+  const packed = new Uint8Array(buffer);
   let offset = 0;
   for (const input of inputs) {
     packed.set(input, offset);
     offset += input.length;
   }
-  return { buffer: packed.buffer, lengths };
+  return { buffer, lengths };
 }
 
 /**

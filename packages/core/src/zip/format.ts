@@ -34,7 +34,7 @@ export const MAX_COMMENT_LENGTH = 0xffff;
 /** APPNOTE 4.5.3: header ID of the ZIP64 extended information extra field. */
 export const ZIP64_EXTRA_FIELD_ID = 0x0001;
 /** Extra field a ZIP64-capable local header carries: ID, size, uncompressed and compressed size. */
-export const ZIP64_LOCAL_EXTRA_FIELD_SIZE = 4 + 16;
+export const ZIP64_LOCAL_EXTRA_FIELD_SIZE: number = 4 + 16;
 
 /** Values at or above this do not fit a 32-bit field and need ZIP64 (APPNOTE 4.4.8, 4.4.9). */
 export const ZIP64_LIMIT = 0xffffffff;
@@ -42,8 +42,9 @@ export const ZIP64_LIMIT = 0xffffffff;
 export const MAX_ENTRIES_WITHOUT_ZIP64 = 0xffff;
 
 /** Compression methods pyz writes (APPNOTE 4.4.5): stored and deflated. */
-export const METHOD_STORED = 0;
-export const METHOD_DEFLATED = 8;
+// Annotated (not inferred) literal types, so they do not widen to number inside object literals.
+export const METHOD_STORED: 0 = 0;
+export const METHOD_DEFLATED: 8 = 8;
 export type CompressionMethod = typeof METHOD_STORED | typeof METHOD_DEFLATED;
 
 /** APPNOTE 4.4.4 bit 11: names (and comment) are UTF-8. Set only for non-ASCII names. */
@@ -60,7 +61,7 @@ export const VERSION_ZIP64 = 45;
  * APPNOTE 4.4.2.2: upper byte 3 = UNIX, so readers (Python's zipfile, Info-ZIP unzip) take the
  * upper 16 bits of the external attributes as st_mode and keep the exec bits.
  */
-export const MADE_BY_UNIX = 3 << 8;
+export const MADE_BY_UNIX: number = 3 << 8;
 
 /** S_IFREG from <sys/stat.h>: a regular file, stored with the permission bits. */
 export const UNIX_REGULAR_FILE = 0o100000;

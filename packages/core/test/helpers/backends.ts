@@ -1,4 +1,6 @@
 import { createJsBackend } from '../../src/compress/js.js';
+import { createNativeBackend } from '../../src/compress/native.js';
+import { createWasmBackend } from '../../src/compress/wasm.js';
 import type { BackendName, CompressionBackend } from '../../src/compress/types.js';
 import { createZlibBackend } from '../../src/compress/zlib-pool.js';
 
@@ -11,10 +13,12 @@ export interface BackendFactory {
 }
 
 /**
- * Every backend the shared suite (compress-backends.test.ts) runs against. Add `native` and
- * `wasm` here (maxEffectiveLevel 12) once they exist; the whole suite then covers them.
+ * Every backend the shared suite (compress-backends.test.ts) runs against. native and WASM must
+ * be built (npm run build:native); a missing artifact fails the suite, never skips it.
  */
 export const BACKEND_FACTORIES: readonly BackendFactory[] = [
+  { name: 'native', maxEffectiveLevel: 12, create: async () => createNativeBackend({ concurrency: 2 }) },
+  { name: 'wasm', maxEffectiveLevel: 12, create: () => createWasmBackend({ concurrency: 2 }) },
   { name: 'zlib', maxEffectiveLevel: 9, create: () => createZlibBackend({ concurrency: 2 }) },
   { name: 'js', maxEffectiveLevel: 9, create: () => createJsBackend() },
 ];
