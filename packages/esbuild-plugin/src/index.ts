@@ -49,16 +49,18 @@ export function pyz(options: PyzEsbuildOptions): Plugin {
   // The bundle always lands under assetsPath: the builder starts from the options with that
   // mapping (so they validate now) and each build replaces it with the files actually written.
   const userInclude = buildOptions.include ?? [];
-  const builder = createBuilder({
+  const builderOptions: BuildOptions = {
     ...buildOptions,
     include: [...userInclude, { from: '.', to: assetsPath }],
     log: { info: () => {}, warn: (message) => (buildOptions.log ?? console).warn(message) },
-  });
-  const { cwd, output: archivePath, pipArgs } = builder.options;
+  };
+  const { cwd, output: archivePath, pipArgs } = createBuilder(builderOptions).options;
 
   return {
     name: 'pyz',
     setup(build) {
+      // One builder per esbuild build or context: a plugin object may serve several at once.
+      const builder = createBuilder(builderOptions);
       const initial = build.initialOptions;
       const workingDirectory = initial.absWorkingDir ?? process.cwd();
       const written = initial.outdir ?? (initial.outfile === undefined ? undefined : path.dirname(initial.outfile));

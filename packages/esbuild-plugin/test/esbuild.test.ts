@@ -64,11 +64,14 @@ describe('esbuild build()', () => {
     expect(() => pyz({ ...exampleOptions(root, sitePackages), assetsPath: '' })).toThrow(/assetsPath/);
   });
 
-  test('the start and summary lines go to the log option', async () => {
+  test('the start and summary lines go to the log option; one plugin object serves two builds', async () => {
     const lines: string[] = [];
     const options = { ...exampleOptions(root, sitePackages, 'dist/logged.pyz'), log: { info: (line: string) => lines.push(line), warn: () => {} } };
-    await esbuild.build(esbuildOptions([pyz(options)], { root }));
+    const plugin = pyz(options);
+    await esbuild.build(esbuildOptions([plugin], { root }));
     expect(lines).toHaveLength(2);
+    await esbuild.build(esbuildOptions([plugin], { root }));
+    expect(lines).toHaveLength(4);
     expect(lines[0]).toBe('pyz: packing dist/web into dist/logged.pyz at myapp/static');
     expect(lines[1]).toMatch(/^pyz: dist\/logged\.pyz \d+\.\d+ (KiB|MiB), [\d,]+ files, \d+\.\d\d s, backend \w+$/);
     expect(readArchive(path.join(root, 'dist/logged.pyz')).payload.map((entry) => entry.name)).toContain('myapp/static/index.html');

@@ -74,7 +74,7 @@ export function pyz(options: PyzPluginOptions): PyzPlugin {
   // The frontend always lands under assetsPath: the builder starts from the options with that
   // mapping (so they validate now) and each build replaces it with the files actually written.
   const userInclude = buildOptions.include ?? [];
-  let warn = (message: string): void => console.warn(message);
+  let warn = (message: string): void => (buildOptions.log ?? console).warn(message);
   const builder = createBuilder({
     ...buildOptions,
     include: [...userInclude, { from: '.', to: assetsPath }],
@@ -102,7 +102,8 @@ export function pyz(options: PyzPluginOptions): PyzPlugin {
         const written = outputOptions.dir ?? (outputOptions.file === undefined ? undefined : path.dirname(outputOptions.file));
         if (written === undefined) return this.error('pyz: the bundle has no output.dir or output.file to pack');
         outputDirectory = path.resolve(written);
-        const info = (message: string): void => (viteConfig ? viteConfig.logger.info(message) : this.info ? this.info(message) : undefined);
+        // Rollup prefixes plugin logs with "[plugin pyz]" itself.
+        const info = (message: string): void => (viteConfig ? viteConfig.logger.info(message) : this.info?.(message.replace(/^pyz: /, '')));
         info(`pyz: packing ${path.relative(cwd, outputDirectory) || '.'} into ${path.relative(cwd, archivePath)} at ${assetsPath}`);
         warn = (message) => this.warn(message);
         try {

@@ -132,8 +132,8 @@ test('rollup -c: start and summary lines through this.info, errors through this.
   await bundle.close();
   const ours = logs.filter((log) => log.plugin === 'pyz').map((log) => log.message);
   expect(ours).toHaveLength(2);
-  expect(ours[0]).toMatch(/pyz: packing dist\/web into dist\/rollup\.pyz at myapp\/static$/);
-  expect(ours[1]).toMatch(/pyz: dist\/rollup\.pyz \d+\.\d+ (KiB|MiB), [\d,]+ files, \d+\.\d\d s, backend \w+$/);
+  expect(ours[0]).toMatch(/^\[plugin pyz\] packing dist\/web into dist\/rollup\.pyz at myapp\/static$/);
+  expect(ours[1]).toMatch(/^\[plugin pyz\] dist\/rollup\.pyz \d+\.\d+ (KiB|MiB), [\d,]+ files, \d+\.\d\d s, backend \w+$/);
 
   const failing = { ...exampleOptions(root, sitePackages, 'dist/rollup-failing.pyz'), pipArgs: ['--no-deps', './no-such-project'] };
   const failingConfig = rollupOptions([pyz(failing)], { root });
@@ -141,4 +141,18 @@ test('rollup -c: start and summary lines through this.info, errors through this.
   await expect(failingBundle.write(failingConfig.output)).rejects.toMatchObject({ plugin: 'pyz', message: expect.stringMatching(/PIP_FAILED/) });
   await failingBundle.close();
   expect(existsSync(path.join(root, failing.output))).toBe(false);
+});
+
+test('a .pyz written inside the output directory never packs itself, also on the next build', async () => {
+  const options = exampleOptions(root, sitePackages, 'dist/web/inside.pyz');
+  for (let build = 0; build < 2; build += 1) {
+    const config = rollupOptions([pyz(options)], { root });
+    const bundle = await rollup({ ...config, onLog: () => {} });
+    await bundle.write(config.output);
+    await bundle.close();
+  }
+  const names = readArchive(path.join(root, options.output)).payload.map((entry) => entry.name);
+  expect(names.filter((name) => name.includes('.pyz'))).toEqual([]);
+  expect(names).toContain('myapp/static/index.html');
+  expect(names).toContain('myapp/static/robots.txt');
 });

@@ -1,8 +1,9 @@
 """pyz runtime, cold path: extraction, repair, locking and clean-up of the cache.
 
 Imported only when the cache is missing, damaged, forced (SHIV_FORCE_EXTRACT / always_write_cache)
-or when there is something to clean up, so its imports (zipfile, threading, shutil, ...) never
-weigh on a warm start. See the package docstring for the cache layout.
+or when there is something to clean up, so its imports (json, shutil, ...) never weigh on a warm
+start. Reading and extracting the payload itself is in `_unzip`. See the package docstring for the
+cache layout.
 """
 import json
 import os
@@ -21,6 +22,7 @@ from . import (
     cache_state,
     fallback_root,
 )
+from . import _unzip
 
 try:
     import fcntl
@@ -33,11 +35,6 @@ CACHEDIR_TAG = (
     b"# This file is a cache directory tag created by pyz (shiv-compatible runtime cache).\n"
     b"# For information about cache directory tags, see: https://bford.info/cachedir/\n"
 )
-# File creation dominates extraction time and releases the GIL (as does zlib), so a few threads
-# more than CPUs keep the disk busy; beyond ~8 the zipfile read lock becomes the bottleneck.
-EXTRACT_THREADS = max(2, min(8, (os.cpu_count() or 1) * 2))
-LARGE_MEMBER = 4 << 20
-S_IFLNK = 0o120000
 
 
 def _token():
@@ -195,208 +192,6 @@ def _choose_root(environment, roots, may_fall_back, directory_name):
 # ------------------------------------------------------------------------------------ extraction
 
 
-class ByteRange:
-    """Read-only file object over bytes [start, start + size) of a file.
-
-    Lets zipfile open the STORED nested site-packages.zip in place: its offsets count from its
-    own start, and zipfile reads ZIP64 on every supported Python (zipimport only from 3.13).
-    """
-
-    def __init__(self, path, start, size):
-        self.handle = open(path, "rb")
-        self.start = start
-        self.size = size
-        self.position = 0
-
-    def seekable(self):
-        return True
-
-    def readable(self):
-        return True
-
-    def tell(self):
-        return self.position
-
-    def seek(self, offset, whence=0):
-        if whence == 0:
-            position = offset
-        elif whence == 1:
-            position = self.position + offset
-        else:
-            position = self.size + offset
-        if position < 0:
-            raise OSError("seek before the start of %s" % PAYLOAD_DESCRIPTION)
-        self.position = position
-        return position
-
-    def read(self, count=-1):
-        remaining = self.size - self.position
-        if remaining <= 0:
-            return b""
-        if count is None or count < 0 or count > remaining:
-            count = remaining
-        self.handle.seek(self.start + self.position)
-        data = self.handle.read(count)
-        self.position += len(data)
-        return data
-
-    def close(self):
-        self.handle.close()
-
-
-PAYLOAD_DESCRIPTION = "the nested payload zip"
-
-
-def _open_payload(archive, payload_name):
-    import struct
-    import zipfile
-
-    def invalid(detail):
-        return BootstrapError(
-            "ARCHIVE_INVALID", "%s: %s" % (archive, detail), "rebuild the archive with pyz build",
-        )
-
-    try:
-        with open(archive, "rb") as handle:
-            try:
-                info = zipfile.ZipFile(handle).getinfo(payload_name)
-            except KeyError:
-                raise invalid("no %s member" % payload_name)
-            if info.compress_type != zipfile.ZIP_STORED:
-                raise invalid("%s must be stored (method 0), not method %d" % (payload_name, info.compress_type))
-            # APPNOTE 4.3.7 local file header: signature(4) version(2) flags(2) method(2) time(2)
-            # date(2) crc(4) compressed size(4) size(4) name length(2) extra length(2) = 30 bytes.
-            handle.seek(info.header_offset)
-            header = handle.read(30)
-            if len(header) != 30 or header[:4] != b"PK\x03\x04":
-                raise invalid("bad local header for %s" % payload_name)
-            name_length, extra_length = struct.unpack("<HH", header[26:30])
-            start = info.header_offset + 30 + name_length + extra_length
-        source = ByteRange(archive, start, info.file_size)
-        return zipfile.ZipFile(source)
-    except (OSError, zipfile.BadZipFile) as error:
-        raise invalid(str(error))
-
-
-def _unsafe(name, reason):
-    return BootstrapError(
-        "UNSAFE_MEMBER", "refusing payload member %r: %s" % (name, reason),
-        "rebuild the archive with pyz build; do not run archives from untrusted sources",
-    )
-
-
-def plan_members(infos):
-    """Validate every member before writing anything; return (directories, files).
-
-    Refused (SPEC §5, zip-slip): absolute paths, drive letters, backslashes, `.`/`..`/empty
-    components, duplicates (also a file that is another member's parent directory) and symlinks
-    (mode S_IFLNK in the Unix external attributes: a link could point outside the cache).
-    """
-    files = []
-    seen = set()
-    directories = set()
-    for info in infos:
-        name = info.filename
-        mode = info.external_attr >> 16
-        if not name:
-            raise _unsafe(name, "empty name")
-        if "\\" in name:
-            raise _unsafe(name, "backslash in path")
-        if name.startswith("/"):
-            raise _unsafe(name, "absolute path")
-        if len(name) >= 2 and name[1] == ":":
-            raise _unsafe(name, "drive letter")
-        if stat.S_IFMT(mode) == S_IFLNK:
-            raise _unsafe(name, "symbolic link")
-        is_directory = name.endswith("/")
-        parts = name.rstrip("/").split("/") if is_directory else name.split("/")
-        for part in parts:
-            if part in ("", ".", ".."):
-                raise _unsafe(name, "%r path component" % part)
-        relative = "/".join(parts)
-        if relative in seen:
-            raise _unsafe(name, "duplicate member")
-        seen.add(relative)
-        for depth in range(1, len(parts)):
-            directories.add("/".join(parts[:depth]))
-        if is_directory:
-            directories.add(relative)
-        else:
-            files.append((relative, info, mode))
-    for relative, _info, _mode in files:
-        if relative in directories:
-            raise _unsafe(relative, "member is both a file and a directory")
-    return sorted(directories), files
-
-
-def _extract_members(payload, destination, files, failures):
-    for relative, info, mode in files:
-        if failures:
-            return
-        path = os.path.join(destination, relative)
-        # Exec bits kept (pip's bin/ scripts); the umask applies as for any file we create.
-        permissions = 0o755 if mode & 0o111 else 0o644
-        try:
-            with payload.open(info) as source:
-                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), permissions)
-                try:
-                    if info.file_size <= LARGE_MEMBER:
-                        data = source.read()  # zipfile checks the CRC-32 at the end
-                        view = memoryview(data)
-                        while view:
-                            view = view[os.write(descriptor, view):]
-                    else:
-                        while True:
-                            chunk = source.read(1 << 20)
-                            if not chunk:
-                                break
-                            view = memoryview(chunk)
-                            while view:
-                                view = view[os.write(descriptor, view):]
-                finally:
-                    os.close(descriptor)
-        except BaseException as error:  # reported by the main thread
-            failures.append((relative, error))
-            return
-
-
-def extract_payload(archive, payload_name, destination):
-    """Extract the nested payload into `destination` with a few threads."""
-    import threading
-
-    payload = _open_payload(archive, payload_name)
-    try:
-        directories, files = plan_members(payload.infolist())
-        os.mkdir(destination, 0o700)
-        for directory in directories:  # sorted: parents first
-            os.mkdir(os.path.join(destination, directory))
-        failures = []
-        # Contiguous shares of the sorted list: each thread mostly creates files in directories of
-        # its own (creating entries in one directory serialises on that directory's inode lock).
-        # zipfile serialises the reads of a shared ZipFile (_SharedFile); inflate and writes run
-        # in parallel, both release the GIL.
-        count = min(EXTRACT_THREADS, max(1, len(files)))
-        bounds = [len(files) * index // count for index in range(count + 1)]
-        threads = [
-            threading.Thread(target=_extract_members, args=(payload, destination, files[bounds[index]:bounds[index + 1]], failures))
-            for index in range(count)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if failures:
-            relative, error = failures[0]
-            raise BootstrapError(
-                "EXTRACT_FAILED", "cannot extract %s from %s: %s" % (relative, archive, error),
-                "check free space and permissions of the cache directory, or rebuild the archive",
-            )
-    finally:
-        payload.fp.close()
-        payload.close()
-    return len(files)
-
-
 def _walk_directories(site_packages):
     """(relative dir, names) for every directory but __pycache__ (Python writes those later)."""
     for directory, subdirectories, names in os.walk(site_packages):
@@ -405,17 +200,21 @@ def _walk_directories(site_packages):
         yield ("" if relative == "." else relative), sorted(subdirectories + names)
 
 
-def write_manifest(extraction_dir, build_id):
-    """Listing first, manifest last: a manifest on disk means everything before it was written."""
+def write_manifest(extraction_dir, build_id, listing=None):
+    """Listing first, manifest last: a manifest on disk means everything before it was written.
+
+    `listing` ({directory: names}, from the extraction plan) spares a walk over every file; the
+    directory mtimes are read now, after any compile_pyc run has added its __pycache__ dirs.
+    """
     site_packages = os.path.join(extraction_dir, SITE_PACKAGES)
-    listing = {}
+    if listing is None:
+        listing = dict(_walk_directories(site_packages))
     directories = []
-    for relative, names in _walk_directories(site_packages):
-        listing[relative] = names
+    for relative in sorted(listing):
         path = os.path.join(site_packages, relative) if relative else site_packages
         directories.append([relative, os.stat(path).st_mtime_ns])
     with open(os.path.join(extraction_dir, LISTING_NAME), "w") as handle:
-        json.dump(listing, handle)
+        handle.write(json.dumps(listing))
     _write_json_atomically(
         os.path.join(extraction_dir, MANIFEST_NAME),
         {"layout": LAYOUT, "build_id": build_id, "directories": directories},
@@ -425,7 +224,7 @@ def write_manifest(extraction_dir, build_id):
 def _write_json_atomically(path, value):
     temporary = "%s.%d.%s" % (path, os.getpid(), _token())
     with open(temporary, "w") as handle:
-        json.dump(value, handle)
+        handle.write(json.dumps(value))
     os.replace(temporary, path)
 
 
@@ -499,10 +298,10 @@ def ensure_extracted(environment, roots, may_fall_back, stem, directory_name):
             os.mkdir(temporary, 0o700)
             try:
                 site_packages = os.path.join(temporary, SITE_PACKAGES)
-                extract_payload(environment.archive, environment.payload, site_packages)
+                listing = _unzip.extract_payload(environment.archive, environment.payload, site_packages)
                 if environment.compile_pyc:
                     _compile(site_packages, environment.compile_workers)
-                write_manifest(temporary, environment.build_id)
+                write_manifest(temporary, environment.build_id, listing)
                 os.close(os.open(os.path.join(temporary, IN_USE_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
             except BaseException:
                 _remove_tree(temporary)  # a refused or failed extraction leaves nothing behind

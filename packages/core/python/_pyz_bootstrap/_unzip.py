@@ -1,0 +1,622 @@
+"""pyz runtime, cold path: reading the archive's zips and extracting the payload (first run only).
+
+Our own reader rather than `zipfile`: `zipfile.extractall` (what shiv runs) spends most of its time
+in Python per member (ZipInfo objects, ZipExtFile's buffered reads, the shared-file lock, a
+separate CRC pass) and runs on one core. Here the central directory is parsed once with `struct`
+from one read, every member is read with one `os.pread`, inflated with one `zlib.decompress`
+(bounded-memory streaming above LARGE_MEMBER), CRC-checked and written with `os.open` + `os.write`,
+and the members are shared out between worker processes (`os.fork`; threads where there is no
+fork, or when other threads are running). Every name is validated before anything is written.
+
+Formats: PKWARE APPNOTE 6.3.10, sections cited next to each structure. Only what pyz writes is
+accepted: methods 0 (stored) and 8 (deflate), no encryption, one disk, ZIP64 where needed (zipimport
+reads ZIP64 only from 3.13, hence the nested payload and this reader).
+"""
+import os
+import stat
+import struct
+import sys
+import zlib
+
+from . import BootstrapError
+
+# APPNOTE 4.3.16 end of central directory record: signature(4) this disk(2) disk of the central
+# directory(2) entries on this disk(2) total entries(2) central directory size(4) central
+# directory offset(4) comment length(2).
+END_RECORD = struct.Struct("<IHHHHIIH")
+END_SIGNATURE = 0x06054B50
+# APPNOTE 4.3.15 zip64 end of central directory locator: signature(4) disk of the zip64 record(4)
+# offset of the zip64 record(8) total disks(4).
+ZIP64_LOCATOR = struct.Struct("<IIQI")
+ZIP64_LOCATOR_SIGNATURE = 0x07064B50
+# APPNOTE 4.3.14 zip64 end of central directory record: signature(4) size of the rest of the
+# record(8) version made by(2) version needed(2) this disk(4) disk of the central directory(4)
+# entries on this disk(8) total entries(8) central directory size(8) central directory offset(8).
+ZIP64_END_RECORD = struct.Struct("<IQHHIIQQQQ")
+ZIP64_END_SIGNATURE = 0x06064B50
+# APPNOTE 4.3.12 central directory file header: signature(4) version made by(2) version needed(2)
+# flags(2) method(2) time(2) date(2) crc-32(4) compressed size(4) uncompressed size(4) name
+# length(2) extra length(2) comment length(2) disk number start(2) internal attributes(2)
+# external attributes(4) local header offset(4); then name, extra field, comment.
+CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
+CENTRAL_SIGNATURE = 0x02014B50
+# APPNOTE 4.3.7 local file header: signature(4) version needed(2) flags(2) method(2) time(2)
+# date(2) crc-32(4) compressed size(4) uncompressed size(4) name length(2) extra length(2).
+LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
+LOCAL_SIGNATURE = 0x04034B50
+# APPNOTE 4.5.3 zip64 extended information extra field (header id 0x0001).
+ZIP64_EXTRA_ID = 0x0001
+FLAG_ENCRYPTED = 0x0001
+FLAG_UTF8 = 0x0800  # APPNOTE 4.4.4 bit 11: name is UTF-8 (else IBM code page 437, as zipfile reads it)
+STORED = 0
+DEFLATED = 8
+S_IFLNK = 0o120000
+
+# Members above this many bytes (compressed or not) are streamed in CHUNK pieces: memory stays
+# bounded whatever the member size; below it one pread + one decompress is the fastest.
+LARGE_MEMBER = 4 << 20
+CHUNK = 1 << 20
+# Creating a file costs about as much as inflating and writing this many bytes (measured on ext4
+# and tmpfs): the weight of a file when the members are shared out between workers.
+FILE_COST = 16 << 10
+# A worker process is worth its fork only with at least this much work (~20 ms of extraction).
+WORK_PER_WORKER = 8 << 20
+MAX_WORKERS = 8
+# A forked worker checks this often whether its parent is still alive (and stops if not).
+PARENT_CHECK_INTERVAL = 64
+
+# One member of a zip, as the central directory describes it.
+# (name, raw name bytes, method, crc-32, compressed size, size, local header offset, mode, flags)
+NAME, RAW_NAME, METHOD, CRC, COMPRESSED_SIZE, SIZE, OFFSET, MODE, FLAGS = range(9)
+
+
+def _invalid(archive, detail):
+    return BootstrapError("ARCHIVE_INVALID", "%s: %s" % (archive, detail), "rebuild the archive with pyz build")
+
+
+def _unsafe(name, reason):
+    return BootstrapError(
+        "UNSAFE_MEMBER", "refusing payload member %r: %s" % (name, reason),
+        "rebuild the archive with pyz build; do not run archives from untrusted sources",
+    )
+
+
+class Source:
+    """Positional reads of an open file: os.pread where it exists (no shared position, so worker
+    threads and forked processes share one descriptor), else a locked seek + read (Windows)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        self.size = os.fstat(self.descriptor).st_size
+        if hasattr(os, "pread"):
+            self.lock = None
+        else:
+            import threading
+
+            self.lock = threading.Lock()
+
+    def read(self, offset, count):
+        """Exactly `count` bytes at `offset` (EOFError if the file is shorter)."""
+        if self.lock is None:
+            data = os.pread(self.descriptor, count, offset)
+            if len(data) < count:  # the kernel may return less for a large count
+                parts = [data]
+                done = len(data)
+                while done < count:
+                    more = os.pread(self.descriptor, count - done, offset + done)
+                    if not more:
+                        raise EOFError("%d bytes at offset %d: the file ends first" % (count, offset))
+                    parts.append(more)
+                    done += len(more)
+                data = b"".join(parts)
+            return data
+        with self.lock:
+            os.lseek(self.descriptor, offset, os.SEEK_SET)
+            parts = []
+            done = 0
+            while done < count:
+                more = os.read(self.descriptor, count - done)
+                if not more:
+                    raise EOFError("%d bytes at offset %d: the file ends first" % (count, offset))
+                parts.append(more)
+                done += len(more)
+            return b"".join(parts)
+
+    def close(self):
+        os.close(self.descriptor)
+
+
+def read_directory(source, start, size, description):
+    """Members of the zip at bytes [start, start + size) of `source`; offsets made absolute.
+
+    Like zipfile, tolerates bytes prepended to a zip whose offsets do not count them (the
+    difference between where the central directory is and where the end record says it is).
+    """
+    try:
+        tail_size = min(size, END_RECORD.size + 0xFFFF)
+        tail_start = start + size - tail_size
+        tail = source.read(tail_start, tail_size)
+        # The end record is last unless the zip has a comment: look for its signature from the end.
+        position = len(tail) - END_RECORD.size
+        if position < 0 or END_RECORD.unpack_from(tail, position)[0] != END_SIGNATURE:
+            position = tail.rfind(b"PK\x05\x06")
+            while position >= 0 and position + END_RECORD.size + END_RECORD.unpack_from(tail, position)[7] > len(tail):
+                position = tail.rfind(b"PK\x05\x06", 0, position)
+            if position < 0 or position + END_RECORD.size > len(tail):
+                raise _invalid(description, "no end of central directory record (not a zip file)")
+        (_signature, disk, directory_disk, _disk_entries, _entries, directory_size, directory_offset,
+         _comment_length) = END_RECORD.unpack_from(tail, position)
+        directory_end = tail_start + position  # absolute position the central directory ends at
+        locator_position = position - ZIP64_LOCATOR.size
+        if locator_position >= 0 and ZIP64_LOCATOR.unpack_from(tail, locator_position)[0] == ZIP64_LOCATOR_SIGNATURE:
+            # Like zipfile: the zip64 record sits right before its locator (no extensible data).
+            record_start = tail_start + locator_position - ZIP64_END_RECORD.size
+            if record_start < start:
+                raise _invalid(description, "truncated zip64 end of central directory record")
+            record = ZIP64_END_RECORD.unpack_from(source.read(record_start, ZIP64_END_RECORD.size))
+            if record[0] != ZIP64_END_SIGNATURE:
+                raise _invalid(description, "bad zip64 end of central directory record")
+            disk, directory_disk, directory_size, directory_offset = record[4], record[5], record[8], record[9]
+            directory_end = record_start
+        if disk != 0 or directory_disk != 0:
+            raise _invalid(description, "multi-disk zip files are not supported")
+        concatenated = directory_end - start - directory_size - directory_offset
+        if concatenated < 0:
+            raise _invalid(description, "central directory offset or size out of range")
+        directory = source.read(directory_end - directory_size, directory_size)
+    except (OSError, EOFError, struct.error) as error:
+        raise _invalid(description, "cannot read the central directory: %s" % error)
+    members = []
+    unpack = CENTRAL_HEADER.unpack_from
+    header_size = CENTRAL_HEADER.size
+    position = 0
+    end = len(directory)
+    base = start + concatenated
+    while position < end:
+        if position + header_size > end:
+            raise _invalid(description, "truncated central directory")
+        (signature, _made_by, _needed, flags, method, _time, _date, crc, compressed_size, file_size,
+         name_length, extra_length, comment_length, _disk_start, _internal, external, offset) = unpack(directory, position)
+        if signature != CENTRAL_SIGNATURE:
+            raise _invalid(description, "bad central directory header at offset %d" % position)
+        name_start = position + header_size
+        raw_name = directory[name_start:name_start + name_length]
+        if compressed_size == 0xFFFFFFFF or file_size == 0xFFFFFFFF or offset == 0xFFFFFFFF:
+            extra = directory[name_start + name_length:name_start + name_length + extra_length]
+            file_size, compressed_size, offset = _zip64_values(extra, file_size, compressed_size, offset, description, raw_name)
+        position = name_start + name_length + extra_length + comment_length
+        if position > end:
+            raise _invalid(description, "truncated central directory")
+        try:
+            name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437")
+        except UnicodeDecodeError:
+            raise _invalid(description, "member name %r is not valid UTF-8" % raw_name)
+        members.append((name, raw_name, method, crc, compressed_size, file_size, base + offset, external >> 16, flags))
+    return members
+
+
+def _zip64_values(extra, file_size, compressed_size, offset, description, raw_name):
+    """APPNOTE 4.5.3: the 8-byte values present, in this order, for each field set to 0xFFFFFFFF."""
+    position = 0
+    while position + 4 <= len(extra):
+        header_id, data_size = struct.unpack_from("<HH", extra, position)
+        position += 4
+        if header_id == ZIP64_EXTRA_ID:
+            field = position
+            try:
+                if file_size == 0xFFFFFFFF:
+                    file_size = struct.unpack_from("<Q", extra, field)[0]
+                    field += 8
+                if compressed_size == 0xFFFFFFFF:
+                    compressed_size = struct.unpack_from("<Q", extra, field)[0]
+                    field += 8
+                if offset == 0xFFFFFFFF:
+                    offset = struct.unpack_from("<Q", extra, field)[0]
+            except struct.error:
+                break
+            if field > position + data_size:
+                break
+            return file_size, compressed_size, offset
+        position += data_size
+    raise _invalid(description, "member %r lacks its zip64 extra field" % raw_name)
+
+
+def member_data_range(source, member, description):
+    """(start, end) of a member's stored bytes: past its local header (APPNOTE 4.3.7)."""
+    try:
+        header = source.read(member[OFFSET], LOCAL_HEADER.size)
+    except (OSError, EOFError) as error:
+        raise _invalid(description, "cannot read the local header of %s: %s" % (member[NAME], error))
+    fields = LOCAL_HEADER.unpack(header)
+    if fields[0] != LOCAL_SIGNATURE:
+        raise _invalid(description, "bad local header for %s" % member[NAME])
+    start = member[OFFSET] + LOCAL_HEADER.size + fields[9] + fields[10]
+    return start, start + member[COMPRESSED_SIZE]
+
+
+def find_payload(archive, payload_name):
+    """(source, start, size) of the STORED nested payload zip inside the outer archive."""
+    try:
+        source = Source(archive)
+    except OSError as error:
+        raise _invalid(archive, "cannot open: %s" % (error.strerror or error))
+    try:
+        for member in read_directory(source, 0, source.size, archive):
+            if member[NAME] != payload_name:
+                continue
+            if member[METHOD] != STORED or member[FLAGS] & FLAG_ENCRYPTED:
+                raise _invalid(archive, "%s must be stored (method 0), not method %d" % (payload_name, member[METHOD]))
+            start, end = member_data_range(source, member, archive)
+            if member[COMPRESSED_SIZE] != member[SIZE] or end > source.size:
+                raise _invalid(archive, "%s is truncated" % payload_name)
+            return source, start, member[SIZE]
+        raise _invalid(archive, "no %s member" % payload_name)
+    except BaseException:
+        source.close()
+        raise
+
+
+def plan_members(members):
+    """Validate every member before writing anything; return (directories, files).
+
+    Refused (SPEC §5, zip-slip): absolute paths, drive letters, backslashes, `.`/`..`/empty
+    components, duplicates (also a file that is another member's parent directory) and symlinks
+    (mode S_IFLNK in the Unix external attributes: a link could point outside the cache).
+    `files` are (relative path, member) in central directory order (= archive order for pyz).
+    """
+    files = []
+    seen = set()
+    directories = set()
+    for member in members:
+        name = member[NAME]
+        if not name:
+            raise _unsafe(name, "empty name")
+        if "\\" in name:
+            raise _unsafe(name, "backslash in path")
+        if name.startswith("/"):
+            raise _unsafe(name, "absolute path")
+        if len(name) >= 2 and name[1] == ":":
+            raise _unsafe(name, "drive letter")
+        if "\0" in name:
+            raise _unsafe(name, "NUL in path")
+        if stat.S_IFMT(member[MODE]) == S_IFLNK:
+            raise _unsafe(name, "symbolic link")
+        is_directory = name.endswith("/")
+        parts = name.rstrip("/").split("/") if is_directory else name.split("/")
+        for part in parts:
+            if part in ("", ".", ".."):
+                raise _unsafe(name, "%r path component" % part)
+        relative = "/".join(parts)
+        if relative in seen:
+            raise _unsafe(name, "duplicate member")
+        seen.add(relative)
+        for depth in range(1, len(parts)):
+            directories.add("/".join(parts[:depth]))
+        if is_directory:
+            directories.add(relative)
+        else:
+            files.append((relative, member))
+    for relative, _member in files:
+        if relative in directories:
+            raise _unsafe(relative, "member is both a file and a directory")
+    return sorted(directories), files
+
+
+def listing_of(directories, files):
+    """{directory: sorted names} as os.walk would find it after extraction, without __pycache__
+    (Python writes those later), for the cache manifest: no second walk over the tree."""
+    listing = {"": []}
+    for directory in directories:
+        if "__pycache__" not in directory.split("/"):
+            listing[directory] = []
+    for relative in directories:
+        parent, _, name = relative.rpartition("/")
+        if parent in listing and name != "__pycache__" and relative in listing:
+            listing[parent].append(name)
+    for relative, _member in files:
+        parent, _, name = relative.rpartition("/")
+        if parent in listing:
+            listing[parent].append(name)
+    for names in listing.values():
+        names.sort()
+    return listing
+
+
+# ------------------------------------------------------------------------------------ extraction
+
+
+class _MemberError(Exception):
+    """A member that cannot be extracted: (code, message, fix) of the BootstrapError to raise."""
+
+
+def _write_all(descriptor, data):
+    written = os.write(descriptor, data)
+    if written < len(data):
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(descriptor, view):]
+
+
+def _corrupt(archive, relative, detail):
+    return _MemberError(
+        "ARCHIVE_INVALID", "%s: payload member %s is corrupt: %s" % (archive, relative, detail),
+        "the archive is damaged (truncated copy or download?): copy it again or rebuild it with pyz build",
+    )
+
+
+def _extract_member(source, archive, destination, relative, member):
+    method = member[METHOD]
+    if method not in (STORED, DEFLATED) or member[FLAGS] & FLAG_ENCRYPTED:
+        raise _MemberError(
+            "ARCHIVE_INVALID", "%s: payload member %s uses compression method %d%s" % (
+                archive, relative, method, " with encryption" if member[FLAGS] & FLAG_ENCRYPTED else ""),
+            "rebuild the archive with pyz build (methods 0 and 8 only, no encryption)",
+        )
+    compressed_size = member[COMPRESSED_SIZE]
+    size = member[SIZE]
+    offset = member[OFFSET]
+    try:
+        if compressed_size <= LARGE_MEMBER and size <= LARGE_MEMBER:
+            # One read for the local header and (usually) the data: the local name and extra
+            # field are almost always as long as the central directory's name (+ a little slack).
+            guess = LOCAL_HEADER.size + len(member[RAW_NAME]) + 64
+            block = source.read(offset, guess + compressed_size) if offset + guess + compressed_size <= source.size else source.read(offset, LOCAL_HEADER.size)
+            fields = LOCAL_HEADER.unpack_from(block)
+            if fields[0] != LOCAL_SIGNATURE:
+                raise _corrupt(archive, relative, "bad local header")
+            data_start = LOCAL_HEADER.size + fields[9] + fields[10]
+            if data_start + compressed_size <= len(block):
+                raw = memoryview(block)[data_start:data_start + compressed_size]
+            else:
+                raw = source.read(offset + data_start, compressed_size)
+            data = zlib.decompress(raw, -15, size or 1) if method == DEFLATED else raw
+            if len(data) != size:
+                raise _corrupt(archive, relative, "%d bytes instead of %d" % (len(data), size))
+            if zlib.crc32(data) != member[CRC]:
+                raise _corrupt(archive, relative, "CRC-32 mismatch")
+            chunks = (data,)
+        else:
+            chunks = None
+    except (EOFError, zlib.error) as error:
+        raise _corrupt(archive, relative, str(error))
+    # Exec bits kept (pip's bin/ scripts); the umask applies as for any file we create. O_EXCL:
+    # never write through anything that is already there.
+    descriptor = os.open(
+        os.path.join(destination, relative),
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+        0o755 if member[MODE] & 0o111 else 0o644,
+    )
+    try:
+        if chunks is not None:
+            if size:
+                _write_all(descriptor, chunks[0])
+        else:
+            _stream_member(source, archive, relative, member, descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _stream_member(source, archive, relative, member, descriptor):
+    """A large member in CHUNK pieces: memory stays bounded even for a highly compressible one."""
+    try:
+        start, end = member_data_range(source, member, archive)
+        decompressor = zlib.decompressobj(-15) if member[METHOD] == DEFLATED else None
+        crc = 0
+        written = 0
+        position = start
+        while position < end:
+            chunk = source.read(position, min(CHUNK, end - position))
+            position += len(chunk)
+            if decompressor is None:
+                pieces = (chunk,)
+            else:
+                pieces = [decompressor.decompress(chunk, CHUNK)]
+                while decompressor.unconsumed_tail:
+                    pieces.append(decompressor.decompress(decompressor.unconsumed_tail, CHUNK))
+            for piece in pieces:
+                if piece:
+                    crc = zlib.crc32(piece, crc)
+                    written += len(piece)
+                    if written > member[SIZE]:
+                        raise _corrupt(archive, relative, "more than %d bytes" % member[SIZE])
+                    _write_all(descriptor, piece)
+        if decompressor is not None:
+            rest = decompressor.flush()
+            if rest:
+                crc = zlib.crc32(rest, crc)
+                written += len(rest)
+                _write_all(descriptor, rest)
+            if not decompressor.eof:
+                raise _corrupt(archive, relative, "truncated deflate stream")
+        if written != member[SIZE]:
+            raise _corrupt(archive, relative, "%d bytes instead of %d" % (written, member[SIZE]))
+        if crc != member[CRC]:
+            raise _corrupt(archive, relative, "CRC-32 mismatch")
+    except (EOFError, zlib.error) as error:
+        raise _corrupt(archive, relative, str(error))
+
+
+def _extract_share(source, archive, destination, share, stop):
+    """One worker's share: its directories (parents first; another worker may have made one
+    already), then its files. `stop()` is polled so that a failed or vanished parent ends it."""
+    directories, files = share
+    for directory in directories:
+        try:
+            os.mkdir(os.path.join(destination, directory))
+        except FileExistsError:
+            pass  # made by the worker whose share also needs it
+    for index, (relative, member) in enumerate(files):
+        if index % PARENT_CHECK_INTERVAL == 0 and stop():
+            return
+        try:
+            _extract_member(source, archive, destination, relative, member)
+        except OSError as error:
+            raise _MemberError(
+                "EXTRACT_FAILED", "cannot extract %s from %s: %s" % (relative, archive, error.strerror or error),
+                "check free space and permissions of the cache directory, or rebuild the archive",
+            )
+
+
+def _shares(directories, files, workers):
+    """Contiguous runs of the (sorted) files, of about equal cost, with the directories they need.
+
+    Contiguous: each worker mostly creates files in directories of its own (entries of one
+    directory are created under that directory's lock) and reads one region of the archive.
+    """
+    costs = [FILE_COST + member[SIZE] for _relative, member in files]
+    total = sum(costs)
+    shares = []
+    start = 0
+    accumulated = 0
+    for index in range(workers):
+        target = total * (index + 1) // workers
+        end = start
+        while end < len(files) and (accumulated + costs[end] <= target or end == start or index == workers - 1):
+            accumulated += costs[end]
+            end += 1
+        needed = set()
+        for relative, _member in files[start:end]:
+            parts = relative.split("/")
+            for depth in range(1, len(parts)):
+                needed.add("/".join(parts[:depth]))
+        if index == 0:
+            needed.update(directories)  # explicit (possibly empty) directory members
+        shares.append((sorted(needed), files[start:end]))
+        start = end
+    return [share for index, share in enumerate(shares) if share[1] or index == 0]
+
+
+def _cpu_count():
+    try:
+        return len(os.sched_getaffinity(0))  # the CPUs this process may actually use
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_workers(files):
+    work = sum(FILE_COST + member[SIZE] for _relative, member in files)
+    return max(1, min(_cpu_count(), MAX_WORKERS, work // WORK_PER_WORKER))
+
+
+def can_fork():
+    """fork() is safe only in a single-threaded process (CPython 3.12 warns otherwise)."""
+    if not hasattr(os, "fork") or sys.platform in ("win32", "cygwin", "emscripten", "wasi", "ios", "android"):
+        return False
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() <= 1
+
+
+def extract_payload(archive, payload_name, destination, workers=None, use_fork=None):
+    """Extract the nested payload into the new directory `destination`; return its listing
+    ({directory: sorted names}, see listing_of). Any failure raises BootstrapError; the caller
+    removes the partly written directory (it is a private temporary one)."""
+    source, start, size = find_payload(archive, payload_name)
+    try:
+        members = read_directory(source, start, size, "%s (%s)" % (archive, payload_name))
+        directories, files = plan_members(members)
+        os.mkdir(destination, 0o700)
+        if workers is None:
+            workers = default_workers(files)
+        shares = _shares(directories, files, max(1, workers))
+        if len(shares) == 1:
+            _run_share(source, archive, destination, shares[0], lambda: False)
+        elif use_fork if use_fork is not None else can_fork():
+            _run_forked(source, archive, destination, shares)
+        else:
+            _run_threaded(source, archive, destination, shares)
+        return listing_of(directories, files)
+    finally:
+        source.close()
+
+
+def _run_share(source, archive, destination, share, stop):
+    try:
+        _extract_share(source, archive, destination, share, stop)
+    except _MemberError as error:
+        raise BootstrapError(*error.args)
+
+
+def _run_threaded(source, archive, destination, shares):
+    import threading
+
+    failures = []
+
+    def work(share):
+        try:
+            _extract_share(source, archive, destination, share, lambda: bool(failures))
+        except BaseException as error:  # reported by the calling thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=work, args=(share,)) for share in shares[1:]]
+    for thread in threads:
+        thread.start()
+    work(shares[0])
+    for thread in threads:
+        thread.join()
+    if failures:
+        error = failures[0]
+        if isinstance(error, _MemberError):
+            raise BootstrapError(*error.args)
+        raise error
+
+
+def _run_forked(source, archive, destination, shares):
+    """Shares 1.. in forked children, share 0 here. A child reports a failure as
+    code NUL message NUL fix on its pipe and exits 1; it never returns into the bootstrap."""
+    parent = os.getpid()
+    children = []
+    try:
+        for share in shares[1:]:
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # child: extract, report, _exit (no atexit handlers, no stdio flush)
+                status = 1
+                try:
+                    os.close(read_end)
+                    _extract_share(source, archive, destination, share, lambda: os.getppid() != parent)
+                    status = 0
+                except BaseException as error:
+                    try:
+                        args = error.args if isinstance(error, _MemberError) else (
+                            "EXTRACT_FAILED", "cannot extract from %s: %r" % (archive, error),
+                            "check free space and permissions of the cache directory, or rebuild the archive")
+                        os.write(write_end, "\0".join(args).encode("utf-8", "replace"))
+                    except BaseException:
+                        pass
+                finally:
+                    os._exit(status)
+            os.close(write_end)
+            children.append((pid, read_end))
+        _run_share(source, archive, destination, shares[0], lambda: False)
+        failure = None
+        while children:
+            pid, read_end = children.pop(0)
+            _pid, status = os.waitpid(pid, 0)
+            report = os.read(read_end, 65536)
+            os.close(read_end)
+            if failure is None and status != 0:
+                if report:
+                    failure = BootstrapError(*report.decode("utf-8", "replace").split("\0", 2))
+                else:
+                    failure = BootstrapError(
+                        "EXTRACT_FAILED", "an extraction worker of %s ended with wait status %d" % (archive, status),
+                        "run the app again; if it keeps failing, check the system log (out of memory?)",
+                    )
+        if failure is not None:
+            raise failure
+    finally:
+        if children:  # we failed or were interrupted: stop the children before anyone cleans up
+            import signal
+
+            for pid, read_end in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            for pid, read_end in children:
+                try:
+                    os.waitpid(pid, 0)
+                except OSError:
+                    pass
+                os.close(read_end)
