@@ -73,7 +73,7 @@ export function parseBuildArguments(argv: readonly string[]): { options: Partial
         if (separator <= 0) throw new PyzError('INVALID_OPTION', `--include "${value}" must be FROM:TO`, { value, fix: 'e.g. --include dist:myapp/static' });
         const mapping = { from: value.slice(0, separator), to: value.slice(separator + 1) };
         (options.include as unknown[] | undefined)?.push(mapping) ?? (options.include = [mapping]);
-      } else if (key === 'level') options.level = value === 'max' ? 'max' : Number(value);
+      } else if (key === 'level') options.level = /^\d+$/.test(value) ? Number(value) : (value as 'max'); // a bad word is refused by resolveOptions, showing it
       else options[key] = value;
       continue;
     }

@@ -155,7 +155,7 @@ async function commandInfo(argv: readonly string[]): Promise<number> {
       return 0;
     } else files.push(argument);
   }
-  if (files.length !== 1) throw new PyzError('INVALID_OPTION', `pyz info takes one archive, got ${files.length}`, { value: files, fix: 'pyz info [-j] [--list] FILE' });
+  if (files.length !== 1) throw new PyzError('INVALID_OPTION', `pyz info takes one archive, got ${files.length}${files.length ? `: ${files.join(' ')}` : ''}`, { value: files, fix: 'pyz info [-j] [--list] FILE — run it once per archive' });
   const info = await readPyzInfo(files[0]!, { listFiles: list });
   process.stdout.write(json ? `${JSON.stringify(list ? { ...info.environment, files: info.files } : info.environment, null, 4)}\n` : formatPyzInfo(info));
   return 0;

@@ -48,6 +48,18 @@ function toInfo(entry: { name: string; uncompressedSize: number | bigint; compre
 
 /** Reads environment.json (and optionally the payload listing) of a .pyz. */
 export async function readPyzInfo(file: string, options: { listFiles?: boolean } = {}): Promise<PyzInfo> {
+  try {
+    return await readPyzInfoUnlabelled(file, options);
+  } catch (error) {
+    // The reader speaks of offsets and members; say which file they are in.
+    if (error instanceof PyzError && !error.message.includes(file)) {
+      throw new PyzError(error.code, `"${file}": ${error.message.split('\n  fix: ')[0]}`, { value: file, fix: error.fix, cause: error });
+    }
+    throw error;
+  }
+}
+
+async function readPyzInfoUnlabelled(file: string, options: { listFiles?: boolean }): Promise<PyzInfo> {
   const archive = await ZipArchive.open(file);
   try {
     refuseSymbolicLinks(file, archive.entries);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEMO_FILES,
-  buildPyz,
+  buildArchive,
   findPython,
   listDirectory,
   makeTemporaryDirectory,
@@ -39,11 +39,11 @@ describe.each(['3.8', '3.13'])('bootstrap cache on python%s', (version) => {
   let pyz: string;
   let buildId: string;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     workspace = makeTemporaryDirectory(`cache-${version}`);
     sitePackages = writeTree(join(workspace, 'site-packages'), DEMO_FILES);
     pyz = join(workspace, 'app.pyz');
-    buildId = buildPyz({ output: pyz, sitePackages, environment: { entry_point: 'demo:main' } });
+    buildId = await buildArchive({ output: pyz, sitePackages, entryPoint: 'demo:main' });
   });
   afterAll(() => removeDirectory(workspace));
 
@@ -157,17 +157,17 @@ describe.each(['3.8', '3.13'])('bootstrap cache on python%s', (version) => {
     const flag = join(workspace, `older-flag-${version}`);
     const environment = { SHIV_ROOT: root };
     const versions = join(workspace, `versions-${version}`);
-    const build = (label: string): string => {
+    const build = (label: string): Promise<string> => {
       const tree = writeTree(join(versions, label), { ...DEMO_FILES, 'demo/version.txt': `${label}\n` });
-      return buildPyz({ output: join(versions, 'app.pyz'), sitePackages: tree, environment: { entry_point: 'demo:main' } });
+      return buildArchive({ output: join(versions, 'app.pyz'), sitePackages: tree, entryPoint: 'demo:main' });
     };
-    const first = build('one');
+    const first = await build('one');
     const appPath = join(versions, 'app.pyz');
     expect(runPyz(python, appPath, [], { environment }).status).toBe(0);
-    const second = build('two');
+    const second = await build('two');
     const running = runPyzAsync(python, appPath, [], { environment: { ...environment, SHIV_ENTRY_POINT: 'demo:wait_then_import', DEMO_FLAG: flag } });
     await waitFor(() => existsSync(`${flag}.started`));
-    const third = build('three');
+    const third = await build('three');
     expect(runPyz(python, appPath, [], { environment }).status).toBe(0);
     // The first build is gone, the second is in use and stays; a directory of another app stays.
     expect(listDirectory(root).filter((name) => !name.endsWith('.lock'))).toEqual(['CACHEDIR.TAG', `app_${second}`, `app_${third}`].sort());
@@ -216,16 +216,16 @@ describe('bootstrap cache with a large payload (python3.11)', () => {
   let bigBuildId: string;
   const FILES = 5000;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     workspace = makeTemporaryDirectory('large');
     const files: Record<string, string> = { 'demo/__init__.py': 'def main():\n    return 0\n' };
     for (let index = 0; index < FILES; index += 1) {
       files[`pkg${String(index % 100).padStart(3, '0')}/mod${String(index).padStart(4, '0')}.py`] = `VALUE = ${index}\n${'# filler line\n'.repeat(index % 40)}`;
     }
     bigPyz = join(workspace, 'big.pyz');
-    bigBuildId = buildPyz({ output: bigPyz, sitePackages: writeTree(join(workspace, 'big'), files), environment: { entry_point: 'demo:main' } });
+    bigBuildId = await buildArchive({ output: bigPyz, sitePackages: writeTree(join(workspace, 'big'), files), entryPoint: 'demo:main' });
     smallPyz = join(workspace, 'small.pyz');
-    buildPyz({ output: smallPyz, sitePackages: writeTree(join(workspace, 'small'), { 'demo/__init__.py': 'def main():\n    return 0\n' }), environment: { entry_point: 'demo:main' } });
+    await buildArchive({ output: smallPyz, sitePackages: writeTree(join(workspace, 'small'), { 'demo/__init__.py': 'def main():\n    return 0\n' }), entryPoint: 'demo:main' });
   });
   afterAll(() => removeDirectory(workspace));
 

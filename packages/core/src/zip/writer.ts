@@ -175,10 +175,13 @@ class WriterContext {
   busy = false;
   /** Set by the root writer: removes the temporary file after an I/O error. */
   onFailure: (() => Promise<void>) | undefined;
+  /** The archive's final path, shown in I/O errors. */
+  readonly targetPath: string;
 
-  constructor(sink: FileSink, dosDateTime: DosDateTime) {
+  constructor(sink: FileSink, dosDateTime: DosDateTime, targetPath: string = '') {
     this.sink = sink;
     this.dosDateTime = dosDateTime;
+    this.targetPath = targetPath;
   }
 
   /**
@@ -200,9 +203,10 @@ class WriterContext {
       if (error instanceof PyzError) throw error;
       this.state = 'failed';
       await this.onFailure?.();
-      throw new PyzError('WRITE_FAILED', `writing the archive failed during ${operation}(): ${(error as Error).message}`, {
-        value: (error as NodeJS.ErrnoException).code ?? operation,
-        fix: 'check free disk space and permissions of the output directory',
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new PyzError('WRITE_FAILED', `writing the archive "${this.targetPath}" failed during ${operation}(): ${(error as Error).message}; the previous file at that path is unchanged`, {
+        value: this.targetPath,
+        fix: code === 'ENOSPC' || code === 'EDQUOT' ? `free disk space on the file system of ${this.targetPath}` : 'check free disk space and permissions of the output directory',
         cause: error,
       });
     } finally {
@@ -629,7 +633,7 @@ export class ZipWriter implements ZipEntrySink {
     } catch (error) {
       throw outputError(error as NodeJS.ErrnoException, targetPath);
     }
-    const context = new WriterContext(new FileSink(handle), dosDateTime);
+    const context = new WriterContext(new FileSink(handle), dosDateTime, absoluteTarget);
     const writer = new ZipWriter(handle, context, absoluteTarget, temporaryPath, mode);
     if (options.prefix !== undefined && options.prefix.length > 0) {
       const prefix = options.prefix;

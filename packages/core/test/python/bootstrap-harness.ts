@@ -1,15 +1,18 @@
 // Test harness for the Python bootstrap: finds the interpreters, writes site-packages trees,
-// builds archives in the layout of docs/ARCHITECTURE.md with make_pyz.py (until the TypeScript
-// builder lands) and runs them with real Python.
+// builds archives with the real builder (buildPyz; make_pyz.py only for hand-crafted unsafe
+// archives the builder refuses to make) and runs them with real Python.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildPyz } from '../../src/build.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const BOOTSTRAP_SOURCE = join(here, '..', '..', 'python');
 export const MAKE_PYZ = join(here, 'make_pyz.py');
+export const EXTRACT_CHECK = join(here, 'extract_check.py');
+export const CORRUPT_MEMBER = join(here, 'corrupt_member.py');
 
 /** Absolute path of pythonX.Y: PATH first, then pyenv's versions directory (shims only know the global one). */
 export function findPython(version: string): string {
@@ -48,24 +51,49 @@ export function writeTree(root: string, files: Record<string, FileSpec>): string
   return root;
 }
 
-export interface BuildOptions {
+/** What the bootstrap tests vary; every other builder option keeps its default. */
+export interface ArchiveOptions {
+  output: string;
+  sitePackages: string;
+  entryPoint?: string;
+  consoleScript?: string;
+  /** Path of a script file (the builder copies it to bin/ in the payload). */
+  preamble?: string;
+  noModify?: boolean;
+  compilePyc?: boolean;
+  extendPythonpath?: boolean;
+  root?: string;
+}
+
+/** Builds an archive with the real builder (as `pyz build` does); returns its build id. */
+export async function buildArchive(options: ArchiveOptions): Promise<string> {
+  const { sitePackages, ...rest } = options;
+  // config: false — no pyproject.toml of the repository; incremental: false — no build index in ~/.cache.
+  const result = await buildPyz({ ...rest, sitePackages: [sitePackages], config: false, backend: 'zlib', incremental: false });
+  return result.buildId;
+}
+
+export interface StandInOptions {
   output: string;
   sitePackages?: string;
   /** Payload members written verbatim (names no directory can hold, e.g. "../x"). */
   members?: { name: string; text?: string; mode?: number }[];
   environment?: Record<string, unknown>;
-  compress?: boolean;
 }
 
-/** Builds an archive; returns its build id. */
-export function buildPyz(options: BuildOptions): string {
+/**
+ * Builds an archive with the stand-in make_pyz.py; returns its build id. Only for what the real
+ * builder refuses to make: unsafe members ("..", absolute names, symlinks, duplicates) and
+ * environment.json values it has no option for (prepend_pythonpath).
+ */
+export function buildStandIn(options: StandInOptions): string {
   const spec = {
     output: options.output,
     bootstrap: BOOTSTRAP_SOURCE,
     site_packages: options.sitePackages,
     members: options.members,
     environment: options.environment ?? {},
-    compress: options.compress ?? true,
+    compress: true,
   };
   const result = spawnSync(findPython('3.11'), [MAKE_PYZ], { input: JSON.stringify(spec), encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`make_pyz.py failed: ${result.stderr}`);
@@ -160,8 +188,12 @@ export const DEMO_FILES: Record<string, FileSpec> = {
   'demo-1.0.dist-info/METADATA': 'Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n',
   'demo-1.0.dist-info/entry_points.txt': '[console_scripts]\ndemo-ep = demo:main\n',
   'bin/demo-bin': { text: '#!/usr/bin/env python3\nimport sys\nfrom demo import main\nif __name__ == "__main__":\n    sys.exit(main())\n', mode: 0o755 },
-  'bin/preamble.py': 'import os\nprint("preamble archive=%s stem=%s sp=%s" % (os.path.basename(archive), env.build_id[:8], site_packages.name))\n',
-  'bin/preamble-fail.sh': { text: '#!/bin/sh\necho "preamble failing" >&2\nexit 4\n', mode: 0o755 },
   'demo.pth': 'pthdir\n',
   'pthdir/pthmod.py': 'VALUE = "from-pth"\n',
+};
+
+/** Preamble scripts (outside the site-packages tree: the builder copies them into bin/). */
+export const PREAMBLE_FILES: Record<string, FileSpec> = {
+  'preamble.py': 'import os\nprint("preamble archive=%s stem=%s sp=%s" % (os.path.basename(archive), env.build_id[:8], site_packages.name))\n',
+  'preamble-fail.sh': { text: '#!/bin/sh\necho "preamble failing" >&2\nexit 4\n', mode: 0o755 },
 };
