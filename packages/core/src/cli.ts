@@ -7,6 +7,7 @@ import { buildPyz } from './build.js';
 import { listRuntimeCache, pruneRuntimeCache } from './cache.js';
 import { EXIT_CODES, PyzError } from './errors.js';
 import { formatPyzInfo, readPyzInfo } from './info.js';
+import { formatBuildSummary } from './summary.js';
 import type { BuildOptions, BuildProgress, Logger } from './options.js';
 import { buildCacheRoot, listPipCache } from './pip.js';
 import { PYZ_VERSION } from './version.js';
@@ -138,7 +139,7 @@ async function commandBuild(argv: readonly string[]): Promise<number> {
   const result = await buildPyz({ ...options, log, onProgress: (progress) => progressLine.update(progress) } as BuildOptions).finally(() => progressLine.clear());
   if (flags.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else if (!flags.quiet) {
-    process.stderr.write(`built ${path.relative(process.cwd(), result.outputPath) || result.outputPath}: ${(result.size / 1e6).toFixed(2)} MB, ${result.files} files, ${formatSeconds(result.durationMs)}, backend ${result.backend}${result.reusedEntries ? `, ${result.reusedEntries} entries reused` : ''}${flags.verbose ? `, build id ${result.buildId}, sha256 ${result.sha256}` : ''}\n`);
+    process.stderr.write(`${formatBuildSummary(result)}${flags.verbose ? `\npyz: build id ${result.buildId}, sha256 ${result.sha256}` : ''}\n`);
   }
   return 0;
 }

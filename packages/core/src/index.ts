@@ -7,6 +7,7 @@ export { listRuntimeCache, pruneRuntimeCache, type PruneResult, type RuntimeCach
 export { loadBackend } from './compress/index.js';
 export type { BackendName, CompressedBuffer, CompressionBackend } from './compress/types.js';
 export { EXIT_CODES, PyzError, isPyzError, type PyzErrorCode } from './errors.js';
+export { includeOutputDirectory, pythonInputFiles } from './inputs.js';
 export { formatPyzInfo, readPyzInfo, type PyzFileInfo, type PyzInfo } from './info.js';
 export {
   DEFAULT_BACKEND,
@@ -24,4 +25,5 @@ export {
   type Logger,
   type ResolvedOptions,
 } from './options.js';
+export { formatBuildSummary } from './summary.js';
 export { PYZ_VERSION } from './version.js';

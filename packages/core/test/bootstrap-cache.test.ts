@@ -2,11 +2,15 @@
 // starts, crashes, forced re-extraction, clean-up of older builds, HOME fallback and start-up cost.
 // Tests named "SPEC §3: …" follow a row of the SPEC table and would fail on shiv's runtime.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  CORRUPT_MEMBER,
   DEMO_FILES,
+  EXTRACT_CHECK,
+  type FileSpec,
   buildArchive,
   findPython,
   listDirectory,
@@ -278,5 +282,85 @@ describe('bootstrap cache with a large payload (python3.11)', () => {
     }
     expect(big - small).toBeLessThan(5);
     expect(big - bare).toBeLessThan(15);
+  });
+});
+
+describe.each(['3.8', '3.13'])('payload extraction on python%s', (version) => {
+  const python = findPython(version);
+  let workspace: string;
+  const archives: Record<string, string> = {};
+  const LARGE = 6 * 1024 * 1024; // above the extractor's 4 MiB one-shot limit: streamed in chunks
+
+  beforeAll(async () => {
+    workspace = makeTemporaryDirectory(`extract-${version}`);
+    const files: Record<string, FileSpec> = {
+      'demo/__init__.py': 'def main():\n    return 0\n',
+      'demo/empty.txt': '',
+      'bin/tool': { text: '#!/bin/sh\necho tool\n', mode: 0o755 },
+      'données/é.txt': 'utf-8 name\n',
+      'demo/compressible.txt': 'all work and no play\n'.repeat(LARGE / 21),
+      'zz/last.txt': 'the last member: in the share of the last worker\n'.repeat(100),
+    };
+    for (let index = 0; index < 400; index += 1) files[`pkg${index % 13}/sub${index % 3}/m${index}.py`] = `VALUE = ${index}\n${'# line\n'.repeat(index % 50)}`;
+    const site = writeTree(join(workspace, 'site'), files);
+    writeFileSync(join(site, 'demo', 'random.bin'), randomBytes(LARGE)); // deflate cannot shrink it: stored
+    archives.app = join(workspace, 'app.pyz');
+    await buildArchive({ output: archives.app, sitePackages: site, entryPoint: 'demo:main' });
+    // A one-member payload: corrupting it leaves nothing else to extract first.
+    const small = writeTree(join(workspace, 'small-site'), { 'demo/__init__.py': 'def main():\n    return 0\n' });
+    archives.small = join(workspace, 'small.pyz');
+    await buildArchive({ output: archives.small, sitePackages: small, entryPoint: 'demo:main' });
+  });
+  afterAll(() => removeDirectory(workspace));
+
+  interface CheckReport {
+    files?: number;
+    largest?: number;
+    results?: Record<string, string>;
+    error?: [string, string];
+  }
+
+  /** extract_check.py: extracts with each WORKERS:MODE and compares with Python's zipfile. */
+  function check(archive: string, ways: string[]): { status: number | null; report: CheckReport } {
+    const workdir = makeTemporaryDirectory('check');
+    try {
+      const result = spawnSync(python, [EXTRACT_CHECK, archive, workdir, ...ways], { env: runEnvironment({}), encoding: 'utf8', timeout: 120_000 });
+      if (!result.stdout) throw new Error(`extract_check.py failed: ${result.stderr}`);
+      return { status: result.status, report: JSON.parse(result.stdout) as CheckReport };
+    } finally {
+      removeDirectory(workdir);
+    }
+  }
+
+  it("one worker, forked workers and threads all give the tree Python's zipfile reads (bytes, names, exec bits, listing)", () => {
+    const { status, report } = check(archives.app!, ['1:fork', '2:fork', '3:thread', '4:fork']);
+    expect(report.results).toEqual({ '1:fork': 'same', '2:fork': 'same', '3:thread': 'same', '4:fork': 'same' });
+    expect(report.files).toBe(407);
+    expect(report.largest).toBe(LARGE);
+    expect(status).toBe(0);
+  });
+
+  it.each([
+    ['a small deflated member (one read)', 'small', 'demo/__init__.py', '1:fork'],
+    ['a large stored member (streamed)', 'app', 'demo/random.bin', '1:fork'],
+    ['a large deflated member (streamed), with threads', 'app', 'demo/compressible.txt', '3:thread'],
+    ["a member in a forked worker's share", 'app', 'zz/last.txt', '2:fork'],
+  ])('a corrupt member is a clear error, and nothing is published: %s', (_label, source, member, way) => {
+    const archive = join(workspace, 'damaged.pyz');
+    copyFileSync(archives[source]!, archive);
+    const corrupted = spawnSync(findPython('3.11'), [CORRUPT_MEMBER, archive, member], { encoding: 'utf8' });
+    expect(corrupted.stderr).toBe('');
+    const { status, report } = check(archive, [way]);
+    expect(report.error?.[0]).toBe('ARCHIVE_INVALID');
+    expect(report.error?.[1]).toContain(`payload member ${member} is corrupt: `);
+    expect(status).toBe(3);
+    // The app itself: the error, status 70, and no extraction (complete or partial) in the cache.
+    const root = join(workspace, 'damaged-root');
+    removeDirectory(root);
+    const result = runPyz(python, archive, [], { environment: { SHIV_ROOT: root } });
+    expect(result.stderr).toContain(`pyz: error: ARCHIVE_INVALID: ${archive}: payload member ${member} is corrupt: `);
+    expect(result.stderr).toContain('\n  fix: ');
+    expect(result.status).toBe(70);
+    expect(listDirectory(root).filter((name) => !name.endsWith('.lock') && name !== 'CACHEDIR.TAG')).toEqual([]);
   });
 });

@@ -9,8 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { OutputFile, PartialMessage, Plugin } from 'esbuild';
-import { createBuilder, isPyzError, PyzError, type BuildOptions, type BuildResult } from '@pyz/core';
-import { includeOutputDirectory, pythonInputFiles } from './inputs.js';
+import { createBuilder, formatBuildSummary, includeOutputDirectory, isPyzError, PyzError, pythonInputFiles, type BuildOptions, type BuildResult } from '@pyz/core';
 
 export interface PyzEsbuildOptions extends BuildOptions {
   /** Package path inside site-packages that receives esbuild's output directory, e.g. `myapp/static`. */
@@ -29,12 +28,6 @@ function escapeRegExp(text: string): string {
 function toMessage(error: unknown): PartialMessage {
   if (isPyzError(error)) return { text: `${error.code}: ${error.message}`, detail: error };
   return { text: error instanceof Error ? error.message : String(error), detail: error };
-}
-
-function summaryLine(result: BuildResult, cwd: string): string {
-  const size = result.size >= 1024 * 1024 ? `${(result.size / 1024 / 1024).toFixed(2)} MiB` : `${(result.size / 1024).toFixed(1)} KiB`;
-  const shown = path.relative(cwd, result.outputPath) || result.outputPath;
-  return `pyz: ${shown} ${size}, ${result.files.toLocaleString('en-US')} files, ${(result.durationMs / 1000).toFixed(2)} s, backend ${result.backend}`;
 }
 
 /** Creates the plugin; a bad option throws a PyzError here, before esbuild starts. */
@@ -118,7 +111,7 @@ export function pyz(options: PyzEsbuildOptions): Plugin {
           }
         };
         try {
-          info(summaryLine(await task(), cwd));
+          info(formatBuildSummary(await task(), cwd));
           return undefined;
         } catch (error) {
           return { errors: [toMessage(error)] };

@@ -7,8 +7,7 @@
  * through the bundler's channels (`this.error`, Vite's logger or `this.info`).
  */
 import path from 'node:path';
-import { createBuilder, isPyzError, PyzError, type BuildOptions, type BuildResult } from '@pyz/core';
-import { includeOutputDirectory, pythonInputFiles } from './inputs.js';
+import { createBuilder, formatBuildSummary, includeOutputDirectory, isPyzError, PyzError, pythonInputFiles, type BuildOptions, type BuildResult } from '@pyz/core';
 
 /** Vite environment whose build emits the archive when none is named. */
 export const DEFAULT_ENVIRONMENT = 'client';
@@ -49,14 +48,9 @@ export interface PyzPlugin {
   };
 }
 
-function formatSize(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
-}
-
-/** `pyz: dist/app.pyz 11.52 MiB, 1,234 files, 2.10 s, backend native` — shared wording of the plugins. */
+/** `pyz: dist/app.pyz 11.52 MiB, 1,234 files, 2.10 s, backend native` — the wording core's CLI uses too. */
 export function summaryLine(result: BuildResult, cwd: string): string {
-  const shown = path.relative(cwd, result.outputPath) || result.outputPath;
-  return `pyz: ${shown} ${formatSize(result.size)}, ${result.files.toLocaleString('en-US')} files, ${(result.durationMs / 1000).toFixed(2)} s, backend ${result.backend}`;
+  return formatBuildSummary(result, cwd);
 }
 
 /**

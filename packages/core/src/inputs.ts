@@ -1,13 +1,11 @@
 /**
- * Helpers shared by the bundler plugins that only translate bundler facts into core options.
- * (A copy of packages/vite-plugin/src/inputs.ts; both move to @pyz/core once it exports
- * an equivalent.)
+ * What the bundler plugins need to translate bundler facts into build options: the output
+ * directory as include mappings (never packing the archive itself), and the Python input files a
+ * watcher must follow.
  */
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { BuildOptions } from '@pyz/core';
-
-type IncludeMapping = NonNullable<BuildOptions['include']>[number];
+import type { IncludeMapping } from './options.js';
 
 function isInside(root: string, candidate: string): boolean {
   const relative = path.relative(root, candidate);
