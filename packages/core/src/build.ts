@@ -96,6 +96,7 @@ function entryModeOf(record: FileRecord): number {
  * ~100 µs for a thread-pool round trip — thousands of files make that the difference.
  */
 function readWhole(record: FileRecord): Buffer {
+  if (record.content !== undefined) return record.content;
   try {
     return fs.readFileSync(record.sourcePath);
   } catch (error) {
@@ -303,7 +304,20 @@ async function stageInputs(options: ResolvedOptions, onPipRun: () => void): Prom
   let pip: PipInstallResult | null = null;
   if (options.pipArgs.length > 0) {
     pip = await pipInstall({ pipArgs: options.pipArgs, pipPython: options.pipPython, cwd: options.cwd, log: options.log, useCache: options.pipCache, onPipRun });
-    lists.push(await walkTree(pip.directory));
+    const { overrides, generated } = pip;
+    lists.push(
+      (await walkTree(pip.directory)).map((record) => {
+        // A local project's verbatim sources are read from the project (what pip would copy now).
+        const source = overrides.get(record.relativePath);
+        if (source !== undefined) {
+          const stat = fs.statSync(source);
+          return { ...record, sourcePath: source, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, ino: stat.ino };
+        }
+        const content = generated.get(record.relativePath);
+        if (content !== undefined) return { relativePath: record.relativePath, sourcePath: `${record.sourcePath} (rewritten)`, mode: record.mode, size: content.length, content };
+        return record;
+      }),
+    );
   }
   for (const mapping of options.include) lists.push(await walkTree(mapping.from, mapping.to));
   if (options.preamble !== null) {

@@ -19,6 +19,8 @@ export interface FileRecord {
   /** Unix permission bits (0o644, 0o755 …), without the file type. */
   readonly mode: number;
   readonly size: number;
+  /** Bytes generated in memory (no source file), e.g. a rewritten RECORD. */
+  readonly content?: Buffer;
   /** Change signals for incremental rebuilds (absent for generated files). */
   readonly mtimeMs?: number;
   readonly ctimeMs?: number;

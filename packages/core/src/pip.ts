@@ -14,6 +14,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import * as fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,22 +62,32 @@ export function buildCacheRoot(environment: NodeJS.ProcessEnv = process.env): st
 const VCS_PATTERN = /^(?:-e\s+)?(?:git|hg|svn|bzr)\+|@\s*(?:git|hg|svn|bzr)\+/;
 const OPTIONS_WITH_FILE = new Set(['-r', '--requirement', '-c', '--constraint']);
 
-function hashDirectory(directory: string, hash: ReturnType<typeof createHash>): void {
+/** Files of a local project that pip can read, sorted, relative to its root ('/'-separated). */
+function projectFiles(root: string, relative = ''): string[] {
   const skip = new Set(['.git', 'node_modules', '__pycache__', 'build', 'dist', '.venv', '.tox', '.mypy_cache', '.pytest_cache']);
-  const entries = fs.readdirSync(directory, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const files: string[] = [];
+  const entries = fs.readdirSync(path.join(root, relative), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
     if (skip.has(entry.name) || entry.name.endsWith('.egg-info') || entry.name.endsWith('.pyc')) continue;
-    const full = path.join(directory, entry.name);
-    if (entry.isDirectory()) {
-      hash.update(`d ${entry.name}\0`);
-      hashDirectory(full, hash);
-      hash.update('\0end\0');
-    } else if (entry.isFile()) {
-      const stat = fs.statSync(full);
-      hash.update(`f ${entry.name}\0${stat.mode & 0o111 ? 'x' : '-'}\0`);
-      hash.update(fs.readFileSync(full));
-      hash.update('\0');
-    }
+    const child = relative === '' ? entry.name : `${relative}/${entry.name}`;
+    if (entry.isDirectory()) files.push(...projectFiles(root, child));
+    else if (entry.isFile()) files.push(child);
+  }
+  return files;
+}
+
+/**
+ * Hashes a local project: every file's name and exec bit, and the content of every file except
+ * those in `namesOnly` (sources that are copied verbatim into site-packages: their content is
+ * taken from the project at build time instead, see LocalProjectLayer).
+ */
+function hashDirectory(directory: string, hash: ReturnType<typeof createHash>, namesOnly: ReadonlySet<string> = new Set()): void {
+  for (const relative of projectFiles(directory)) {
+    const full = path.join(directory, relative);
+    const stat = fs.statSync(full);
+    hash.update(`f ${relative}\0${stat.mode & 0o111 ? 'x' : '-'}\0`);
+    if (!namesOnly.has(relative)) hash.update(fs.readFileSync(full));
+    hash.update('\0');
   }
 }
 
@@ -138,10 +149,104 @@ export function pipCacheKey(pipArgs: readonly string[], cwd: string, identity: P
     } else if (inline) {
       if (!hashRequirementFile(inline[1]!, cwd, hash, seen)) return null;
     } else if (!argument.startsWith('-') && (argument.startsWith('.') || argument.startsWith('/') || fs.existsSync(path.resolve(cwd, argument)))) {
-      if (!hashLocalPath(path.resolve(cwd, argument), hash)) return null;
+      const target = path.resolve(cwd, argument);
+      if (isDirectory(target)) {
+        // A local project: its file names here; its contents are checked against the cache
+        // entry's record (LocalProjectRecord), so an edited source is refreshed without pip.
+        for (const relative of projectFiles(target)) hash.update(`local ${target}\0${relative}\0`);
+      } else if (!hashLocalPath(target, hash)) return null;
     }
   }
   return hash.digest('hex').slice(0, 32);
+}
+
+function isDirectory(candidate: string): boolean {
+  try {
+    return fs.statSync(candidate).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Local project directories named in the pip arguments (not requirement files' lines). */
+export function localProjectsOf(pipArgs: readonly string[], cwd: string): string[] {
+  const projects: string[] = [];
+  pipArgs.forEach((argument, index) => {
+    const previous = pipArgs[index - 1];
+    if (argument.startsWith('-') || (previous !== undefined && (OPTIONS_WITH_FILE.has(previous) || /^--?[a-z-]+$/.test(previous) && VALUE_OPTIONS.has(previous)))) return;
+    const target = path.resolve(cwd, argument);
+    if (isDirectory(target)) projects.push(target);
+  });
+  return projects;
+}
+
+/** pip options whose next argument is a value, not a requirement. */
+const VALUE_OPTIONS = new Set(['-i', '--index-url', '--extra-index-url', '-f', '--find-links', '--platform', '--python-version', '--implementation', '--abi', '--no-binary', '--only-binary', '--progress-bar', '--trusted-host', '--config-settings', '-C', '--global-option', '--upgrade-strategy', '--src', '--root-user-action', '--report', '--cache-dir', '--log', '--proxy', '--retries', '--timeout', '--exists-action', '--cert', '--client-cert', '--use-feature', '--use-deprecated']);
+
+/**
+ * What a local project installed into a cache entry: each installed file that is a verbatim copy
+ * of a project file (checked byte for byte right after pip ran), and a hash of everything else in
+ * the project. While that hash holds, a build takes the mapped files from the project as they
+ * are now — what pip would install again — and skips pip.
+ */
+interface LocalProjectRecord {
+  root: string;
+  distInfo: string;
+  mappings: [installed: string, source: string][];
+  otherContentHash: string;
+}
+
+function otherContentHash(root: string, mappedSources: ReadonlySet<string>): string {
+  const hash = createHash('sha256');
+  hashDirectory(root, hash, mappedSources);
+  return hash.digest('hex');
+}
+
+function recordLocalProjects(site: string, projects: readonly string[]): LocalProjectRecord[] | null {
+  const records: LocalProjectRecord[] = [];
+  const distInfos = fs.readdirSync(site).filter((name) => name.endsWith('.dist-info'));
+  for (const root of projects) {
+    const distInfo = distInfos.find((name) => {
+      try {
+        const directUrl = JSON.parse(fs.readFileSync(path.join(site, name, 'direct_url.json'), 'utf8')) as { url?: string };
+        return directUrl.url !== undefined && path.resolve(fileURLToPath(directUrl.url)) === root;
+      } catch {
+        return false;
+      }
+    });
+    if (distInfo === undefined) return null; // not a plain install from this directory: no shortcut
+    const mappings: [string, string][] = [];
+    const record = fs.readFileSync(path.join(site, distInfo, 'RECORD'), 'utf8');
+    for (const line of record.split(/\r?\n/)) {
+      const installed = line.split(',')[0]!;
+      if (installed === '' || installed.startsWith('..') || installed.startsWith(`${distInfo}/`) || installed.endsWith('.pyc')) continue;
+      for (const source of [installed, `src/${installed}`]) {
+        const sourcePath = path.join(root, source);
+        try {
+          if (fs.statSync(sourcePath).isFile() && fs.readFileSync(sourcePath).equals(fs.readFileSync(path.join(site, installed)))) {
+            mappings.push([installed, source]);
+            break;
+          }
+        } catch {
+          // not this candidate
+        }
+      }
+    }
+    records.push({ root, distInfo, mappings, otherContentHash: otherContentHash(root, new Set(mappings.map(([, source]) => source))) });
+  }
+  return records;
+}
+
+/** RECORD lines carry each file's sha256 and size (PEP 376/627); rewritten for refreshed files. */
+function rewriteRecord(text: string, refreshed: ReadonlyMap<string, Buffer>): Buffer {
+  const lines = text.split('\n').map((line) => {
+    const installed = line.split(',')[0]!;
+    const content = refreshed.get(installed);
+    if (content === undefined) return line;
+    const digest = createHash('sha256').update(content).digest('base64url');
+    return `${installed},sha256=${digest},${content.length}${line.endsWith('\r') ? '\r' : ''}`;
+  });
+  return Buffer.from(lines.join('\n'), 'utf8');
 }
 
 export interface PipInstallResult {
@@ -149,6 +254,10 @@ export interface PipInstallResult {
   readonly directory: string;
   /** Whether pip ran (false on a cache hit). */
   readonly ran: boolean;
+  /** Installed paths whose bytes come from a local project's current source file instead. */
+  readonly overrides: ReadonlyMap<string, string>;
+  /** Installed paths whose bytes are generated (RECORD files of refreshed projects). */
+  readonly generated: ReadonlyMap<string, Buffer>;
   /** Remove temporary files (a no-op for cache entries). */
   dispose(): Promise<void>;
 }
@@ -237,22 +346,26 @@ export async function pipInstall(options: {
   const identity = identifyPython(options.pipPython);
   const key = options.useCache ? pipCacheKey(options.pipArgs, options.cwd, identity) : null;
   const cacheRoot = path.join(options.cacheRoot ?? buildCacheRoot(), 'pip');
+  const projects = localProjectsOf(options.pipArgs, options.cwd);
+  const none = { overrides: new Map<string, string>(), generated: new Map<string, Buffer>() };
 
   if (key !== null) {
     const entry = path.join(cacheRoot, key);
     if (fs.existsSync(path.join(entry, 'complete'))) {
       const problem = await checkManifest(entry);
-      if (problem === null) {
-        options.log.info(`pip: dependency cache hit (${key}), pip not run`);
-        return { directory: path.join(entry, 'site'), ran: false, dispose: async () => {} };
+      const refreshed = problem === null ? refreshLocalProjects(entry, projects) : null;
+      if (refreshed !== null) {
+        options.log.info(`pip: dependency cache hit (${key}), pip not run${refreshed.overrides.size > 0 ? `; ${projects.length} local project(s) taken from their sources` : ''}`);
+        return { directory: path.join(entry, 'site'), ran: false, ...refreshed, dispose: async () => {} };
       }
-      options.log.warn(`pip: dependency cache entry ${entry} is damaged (${problem}); reinstalling`);
-      const aside = `${entry}.${process.pid}.${randomBytes(4).toString('hex')}.damaged`;
+      if (problem !== null) options.log.warn(`pip: dependency cache entry ${entry} is damaged (${problem}); reinstalling`);
+      else options.log.info('pip: a local project changed beyond its copied source files; running pip');
+      const aside = `${entry}.${process.pid}.${randomBytes(4).toString('hex')}.old`;
       try {
         fs.renameSync(entry, aside);
         fs.rmSync(aside, { recursive: true, force: true });
       } catch {
-        // Another build is repairing it too; ours goes through the same rename below.
+        // Another build is replacing it too; ours goes through the same rename below.
       }
     }
     fs.mkdirSync(cacheRoot, { recursive: true, mode: 0o700 });
@@ -261,6 +374,8 @@ export async function pipInstall(options: {
       fs.mkdirSync(temporary, { mode: 0o700 });
       options.onPipRun?.();
       await runPip(options.pipPython, path.join(temporary, 'site'), options.pipArgs, options.cwd, options.log, options.signal);
+      const local = projects.length > 0 ? recordLocalProjects(path.join(temporary, 'site'), projects) : [];
+      fs.writeFileSync(path.join(temporary, 'local.json'), JSON.stringify(local ?? projects.map((root) => ({ root, distInfo: '', mappings: [], otherContentHash: otherContentHash(root, new Set()) }))));
       await writeManifest(temporary);
       fs.writeFileSync(path.join(temporary, 'complete'), `${new Date().toISOString()}\n${options.pipArgs.join(' ')}\n`);
       try {
@@ -270,7 +385,7 @@ export async function pipInstall(options: {
         fs.rmSync(temporary, { recursive: true, force: true });
       }
       if (!fs.existsSync(path.join(entry, 'complete'))) throw new PyzError('INTERNAL', `dependency cache entry ${entry} is incomplete`, { value: entry, fix: 'run `pyz cache prune --build` and retry' });
-      return { directory: path.join(entry, 'site'), ran: true, dispose: async () => {} };
+      return { directory: path.join(entry, 'site'), ran: true, ...(refreshLocalProjects(entry, projects) ?? none), dispose: async () => {} };
     } catch (error) {
       fs.rmSync(temporary, { recursive: true, force: true });
       throw error;
@@ -286,7 +401,41 @@ export async function pipInstall(options: {
     fs.rmSync(temporary, { recursive: true, force: true });
     throw error;
   }
-  return { directory: temporary, ran: true, dispose: async () => fs.promises.rm(temporary, { recursive: true, force: true }) };
+  return { directory: temporary, ran: true, ...none, dispose: async () => fs.promises.rm(temporary, { recursive: true, force: true }) };
+}
+
+/**
+ * For a cache entry installed from local projects: the installed files to take from the
+ * projects' current sources (and RECORD files rewritten to match), or null when a project changed
+ * in a way only pip can follow (any file that is not a verbatim copy, or the set of files).
+ */
+function refreshLocalProjects(entry: string, projects: readonly string[]): { overrides: Map<string, string>; generated: Map<string, Buffer> } | null {
+  const overrides = new Map<string, string>();
+  const generated = new Map<string, Buffer>();
+  if (projects.length === 0) return { overrides, generated };
+  let records: LocalProjectRecord[];
+  try {
+    records = JSON.parse(fs.readFileSync(path.join(entry, 'local.json'), 'utf8')) as LocalProjectRecord[];
+  } catch {
+    return null;
+  }
+  if (records.length !== projects.length || records.some((record, index) => record.root !== projects[index])) return null;
+  const site = path.join(entry, 'site');
+  for (const record of records) {
+    if (otherContentHash(record.root, new Set(record.mappings.map(([, source]) => source))) !== record.otherContentHash) return null;
+    const changed = new Map<string, Buffer>();
+    for (const [installed, source] of record.mappings) {
+      const sourcePath = path.join(record.root, source);
+      overrides.set(installed, sourcePath);
+      const current = fs.readFileSync(sourcePath);
+      if (!current.equals(fs.readFileSync(path.join(site, installed)))) changed.set(installed, current);
+    }
+    if (changed.size > 0 && record.distInfo !== '') {
+      const recordFile = `${record.distInfo}/RECORD`;
+      generated.set(recordFile, rewriteRecord(fs.readFileSync(path.join(site, recordFile), 'utf8'), changed));
+    }
+  }
+  return { overrides, generated };
 }
 
 /** Lists pip cache entries (for `pyz cache list --build`). */

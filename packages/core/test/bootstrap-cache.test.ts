@@ -3,7 +3,7 @@
 // Tests named "SPEC §3: …" follow a row of the SPEC table and would fail on shiv's runtime.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +12,7 @@ import {
   EXTRACT_CHECK,
   type FileSpec,
   buildArchive,
+  buildStandIn,
   findPython,
   listDirectory,
   makeTemporaryDirectory,
@@ -203,6 +204,72 @@ describe.each(['3.8', '3.13'])('bootstrap cache on python%s', (version) => {
     }
   });
 
+  /**
+   * Runs the archive as a user of our choosing without privileges over our files: in a new user
+   * namespace (unshare) where our uid appears as `uid`. Root bypasses permission bits; a mapped
+   * user does not, and a uid with no passwd entry has no home directory to fall back on.
+   */
+  function runAsUser(uid: number, environment: Record<string, string | undefined>, args: string[]) {
+    const entries = Object.entries(environment);
+    const unset = entries.filter(([, value]) => value === undefined).flatMap(([key]) => ['-u', key]);
+    const set = entries.filter(([, value]) => value !== undefined).map(([key, value]) => `${key}=${value}`);
+    const command = ['--user', `--map-user=${uid}`, `--map-group=${uid}`, 'env', ...unset, ...set, python, pyz, ...args];
+    const result = spawnSync('unshare', command, { env: runEnvironment({}), encoding: 'utf8' });
+    if (result.error) throw result.error;
+    return result;
+  }
+
+  /** A uid without a passwd entry (getent passwd fails for it). */
+  function uidWithoutPasswdEntry(): number {
+    for (let uid = 54321; uid < 54400; uid += 1) {
+      if (spawnSync('getent', ['passwd', String(uid)]).status === 2) return uid;
+    }
+    throw new Error('no free uid found');
+  }
+
+  it('SPEC §3: HOME unset and no passwd entry (no home at all) — falls back to the private per-user directory with a warning', () => {
+    const uid = uidWithoutPasswdEntry();
+    const temporary = join(workspace, `tmp-nohome-${version}`);
+    mkdirSync(temporary, { recursive: true });
+    const fallback = join(temporary, `pyz-${uid}`);
+    const environment = { HOME: undefined, TMPDIR: temporary, SHIV_ROOT: undefined };
+    const first = runAsUser(uid, environment, ['a']);
+    expect(first.stderr).toBe(
+      `pyz: warning: no home directory (HOME is not set and uid ${uid} has no passwd entry); extracting to the private directory ${fallback} instead\n` +
+        '  fix: make HOME a writable directory, or set SHIV_ROOT\n',
+    );
+    expect(first.stdout).toBe(`main argv=${JSON.stringify([pyz, 'a'])}\n`);
+    expect(first.status).toBe(0);
+    expect(statSync(fallback).mode & 0o777).toBe(0o700);
+    expect(listDirectory(fallback)).toEqual(['CACHEDIR.TAG', `app_${buildId}`, `app_${buildId}.lock`]);
+    // Warm start from the fallback: silent.
+    expect(runAsUser(uid, environment, ['b'])).toMatchObject({ stderr: '', stdout: `main argv=${JSON.stringify([pyz, 'b'])}\n`, status: 0 });
+  });
+
+  it('SPEC §3: ~/.shiv exists but is not writable — falls back with a warning naming it', () => {
+    const home = join(workspace, `home-readonly-${version}`);
+    const temporary = join(workspace, `tmp-readonly-${version}`);
+    mkdirSync(join(home, '.shiv'), { recursive: true });
+    mkdirSync(temporary, { recursive: true });
+    chmodSync(join(home, '.shiv'), 0o555);
+    try {
+      const uid = uidWithoutPasswdEntry();
+      const fallback = join(temporary, `pyz-${uid}`);
+      const environment = { HOME: home, TMPDIR: temporary, SHIV_ROOT: undefined };
+      const first = runAsUser(uid, environment, []);
+      expect(first.stderr).toBe(
+        `pyz: warning: cannot use ${join(home, '.shiv')} (Permission denied); extracting to the private directory ${fallback} instead\n` +
+          '  fix: make HOME a writable directory, or set SHIV_ROOT\n',
+      );
+      expect(first.status).toBe(0);
+      expect(listDirectory(fallback)).toContain(`app_${buildId}`);
+      expect(listDirectory(join(home, '.shiv'))).toEqual([]);
+      expect(runAsUser(uid, environment, [])).toMatchObject({ stderr: '', status: 0 });
+    } finally {
+      chmodSync(join(home, '.shiv'), 0o755);
+    }
+  });
+
   it('an explicit root that cannot be written is a clear error (no silent fallback)', () => {
     const file = join(workspace, 'root-is-a-file');
     writeFileSync(file, '');
@@ -219,6 +286,8 @@ describe('bootstrap cache with a large payload (python3.11)', () => {
   let smallPyz: string;
   let bigBuildId: string;
   const FILES = 5000;
+  // Directories without code, like Django's ~2,300 locale directories: the warm check samples them.
+  const DATA_DIRECTORIES = 1500;
 
   beforeAll(async () => {
     workspace = makeTemporaryDirectory('large');
@@ -226,6 +295,7 @@ describe('bootstrap cache with a large payload (python3.11)', () => {
     for (let index = 0; index < FILES; index += 1) {
       files[`pkg${String(index % 100).padStart(3, '0')}/mod${String(index).padStart(4, '0')}.py`] = `VALUE = ${index}\n${'# filler line\n'.repeat(index % 40)}`;
     }
+    for (let index = 0; index < DATA_DIRECTORIES; index += 1) files[`locale/l${String(index).padStart(4, '0')}/messages.mo`] = `message ${index}\n`;
     bigPyz = join(workspace, 'big.pyz');
     bigBuildId = await buildArchive({ output: bigPyz, sitePackages: writeTree(join(workspace, 'big'), files), entryPoint: 'demo:main' });
     smallPyz = join(workspace, 'small.pyz');
@@ -258,7 +328,7 @@ describe('bootstrap cache with a large payload (python3.11)', () => {
     expect(result).toMatchObject({ stderr: '', status: 0 });
     expect(listDirectory(root)).toEqual(['CACHEDIR.TAG', `big_${bigBuildId}`, `big_${bigBuildId}.lock`]);
     const extracted = spawnSync('find', [join(root, `big_${bigBuildId}`, 'site-packages'), '-type', 'f'], { encoding: 'utf8' });
-    expect(extracted.stdout.trim().split('\n')).toHaveLength(FILES + 1);
+    expect(extracted.stdout.trim().split('\n')).toHaveLength(FILES + DATA_DIRECTORIES + 1);
   });
 
   it('SPEC §3: warm start-up cost does not depend on archive size (and stays small)', () => {
@@ -283,6 +353,29 @@ describe('bootstrap cache with a large payload (python3.11)', () => {
     expect(big - small).toBeLessThan(5);
     expect(big - bare).toBeLessThan(15);
   });
+
+  it('SPEC §3: a file deleted anywhere is noticed: at once among code, within a few starts among data', () => {
+    const root = join(workspace, 'root-sampled');
+    removeDirectory(root);
+    const environment = { SHIV_ROOT: root };
+    expect(runPyz(python, bigPyz, [], { environment })).toMatchObject({ stderr: '', status: 0 });
+    const site = join(root, `big_${bigBuildId}`, 'site-packages');
+    // Code (one of 101 directories with .py files): every start checks it, so the next one repairs.
+    rmSync(join(site, 'pkg057', 'mod4957.py'));
+    const code = 'import pkg057.mod4957 as m; print(m.VALUE)';
+    expect(runPyz(python, bigPyz, [], { environment: { ...environment, SHIV_INTERPRETER: '1' }, input: code })).toMatchObject({ stdout: '4957\n', status: 0 });
+    // Data (one of 1,501 directories without code, sampled 128 at a time at a random offset):
+    // seen by a start with probability 128/1501, missed by all of 150 starts with p ~ 2e-6.
+    const data = join(site, 'locale', 'l0777', 'messages.mo');
+    rmSync(data);
+    let starts = 0;
+    while (!existsSync(data) && starts < 150) {
+      expect(runPyz(python, bigPyz, [], { environment }).status).toBe(0);
+      starts += 1;
+    }
+    expect(readFileSync(data, 'utf8')).toBe('message 777\n');
+    expect(listDirectory(root)).toEqual(['CACHEDIR.TAG', `big_${bigBuildId}`, `big_${bigBuildId}.lock`]);
+  });
 });
 
 describe.each(['3.8', '3.13'])('payload extraction on python%s', (version) => {
@@ -299,7 +392,7 @@ describe.each(['3.8', '3.13'])('payload extraction on python%s', (version) => {
       'bin/tool': { text: '#!/bin/sh\necho tool\n', mode: 0o755 },
       'données/é.txt': 'utf-8 name\n',
       'demo/compressible.txt': 'all work and no play\n'.repeat(LARGE / 21),
-      'zz/last.txt': 'the last member: in the share of the last worker\n'.repeat(100),
+      'zz/last.txt': 'the last member, in the last chunk: the first one the first forked worker takes\n'.repeat(100),
     };
     for (let index = 0; index < 400; index += 1) files[`pkg${index % 13}/sub${index % 3}/m${index}.py`] = `VALUE = ${index}\n${'# line\n'.repeat(index % 50)}`;
     const site = writeTree(join(workspace, 'site'), files);
@@ -340,11 +433,20 @@ describe.each(['3.8', '3.13'])('payload extraction on python%s', (version) => {
     expect(status).toBe(0);
   });
 
+  it('explicit directory members (a stand-in archive: the builder writes none) are created, empty ones too', () => {
+    const standIn = join(workspace, 'directories.pyz');
+    const members = [{ name: 'empty/nested/', mode: 0o40755 }, { name: 'demo/', mode: 0o40755 }, { name: 'zz/inner/', mode: 0o40755 }];
+    buildStandIn({ output: standIn, sitePackages: writeTree(join(workspace, 'directories-site'), DEMO_FILES), members, environment: { entry_point: 'demo:main' } });
+    const { status, report } = check(standIn, ['1:fork', '2:fork', '2:thread']);
+    expect(report.results).toEqual({ '1:fork': 'same', '2:fork': 'same', '2:thread': 'same' });
+    expect(status).toBe(0);
+  });
+
   it.each([
     ['a small deflated member (one read)', 'small', 'demo/__init__.py', '1:fork'],
     ['a large stored member (streamed)', 'app', 'demo/random.bin', '1:fork'],
     ['a large deflated member (streamed), with threads', 'app', 'demo/compressible.txt', '3:thread'],
-    ["a member in a forked worker's share", 'app', 'zz/last.txt', '2:fork'],
+    ["a member a forked worker extracts (the last chunk is its first)", 'app', 'zz/last.txt', '2:fork'],
   ])('a corrupt member is a clear error, and nothing is published: %s', (_label, source, member, way) => {
     const archive = join(workspace, 'damaged.pyz');
     copyFileSync(archives[source]!, archive);

@@ -4,7 +4,7 @@
  * zero times).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -87,6 +87,17 @@ describe('a Flask app served by gunicorn from the .pyz', () => {
     expect(third.pipRuns).toBe(1);
     expect(third.buildId).not.toBe(first.buildId);
 
+    // Editing a source file of the local project: no pip run, the new code is packed, and the
+    // archive is byte-identical to a build that runs pip from scratch.
+    const webSource = readFileSync(path.join(project, 'hello', 'web.py'), 'utf8');
+    writeFileSync(path.join(project, 'hello', 'web.py'), webSource.replace('hello from pyz', 'hello again'));
+    const edited = await buildPyz({ output, entryPoint: 'hello.web:main', pipArgs: ['-r', 'requirements.txt', '.'], cwd: project, config: false, reproducible: true });
+    expect(edited.pipRuns).toBe(0);
+    const scratch = await buildPyz({ output: path.join(workspace, 'dist', 'scratch.pyz'), entryPoint: 'hello.web:main', pipArgs: ['-r', 'requirements.txt', '.'], cwd: project, config: false, reproducible: true, pipCache: false, incremental: false });
+    expect(scratch.pipRuns).toBe(1);
+    expect(edited.sha256).toBe(scratch.sha256);
+    writeFileSync(path.join(project, 'hello', 'web.py'), webSource);
+
     // A damaged dependency-cache entry (a file deleted from it) is noticed and reinstalled.
     const pipCache = path.join(process.env.XDG_CACHE_HOME!, 'pyz', 'pip');
     for (const entry of readdirSync(pipCache).filter((name) => existsSync(path.join(pipCache, name, 'site', 'flask', 'app.py')))) {
@@ -97,6 +108,7 @@ describe('a Flask app served by gunicorn from the .pyz', () => {
     expect(fourth.pipRuns).toBe(1);
     expect(warnings.join('\n')).toMatch(/is damaged \(\d+ files recorded, \d+ present\)/);
     expect(fourth.buildId).toBe(third.buildId);
+    expect(fourth.pipRuns).toBe(1);
   });
 });
 

@@ -29,6 +29,8 @@ try:
 except ImportError:  # Windows: msvcrt locking, best effort (SPEC §6)
     fcntl = None
 
+# Files that imports need: their directories are checked on every warm start (cache_state).
+CODE_SUFFIXES = (".py", ".so", ".pyd", ".pth")
 # https://bford.info/cachedir/ : the signature must start the file, byte for byte.
 CACHEDIR_TAG = (
     b"Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -156,6 +158,17 @@ def _prepare_root(root, private):
     _write_cachedir_tag(root)
 
 
+def _why_no_home():
+    """Why os.path.expanduser("~") found no home (default_root gave None), for the warning."""
+    home = os.environ.get("HOME")
+    if home is None:
+        uid = os.getuid() if hasattr(os, "getuid") else None
+        return "HOME is not set and uid %s has no passwd entry" % uid if uid is not None else "HOME is not set"
+    if not home:
+        return "HOME is empty"
+    return "HOME=%r is not an absolute path" % home
+
+
 def _choose_root(environment, roots, may_fall_back, directory_name):
     """The first usable root; with the default root, a private fallback when HOME is unusable."""
     for root in roots:
@@ -173,7 +186,7 @@ def _choose_root(environment, roots, may_fall_back, directory_name):
             reason = "cannot use %s (%s)" % (root, error.strerror or error)
             break
     else:
-        reason = "no home directory (HOME is not set)"
+        reason = "no home directory (%s)" % _why_no_home()
     root = fallback_root()
     _warn(
         "%s; extracting to the private directory %s instead" % (reason, root),
@@ -209,15 +222,19 @@ def write_manifest(extraction_dir, build_id, listing=None):
     site_packages = os.path.join(extraction_dir, SITE_PACKAGES)
     if listing is None:
         listing = dict(_walk_directories(site_packages))
+    # Directories holding code first: every warm start checks those (cache_state), the others
+    # in a sample. The root always counts as code (top-level packages, .pth files).
+    code = sorted(relative for relative, names in listing.items() if not relative or any(name.endswith(CODE_SUFFIXES) for name in names))
+    data = sorted(set(listing).difference(code))
     directories = []
-    for relative in sorted(listing):
+    for relative in code + data:
         path = os.path.join(site_packages, relative) if relative else site_packages
         directories.append([relative, os.stat(path).st_mtime_ns])
     with open(os.path.join(extraction_dir, LISTING_NAME), "w") as handle:
         handle.write(json.dumps(listing))
     _write_json_atomically(
         os.path.join(extraction_dir, MANIFEST_NAME),
-        {"layout": LAYOUT, "build_id": build_id, "directories": directories},
+        {"layout": LAYOUT, "build_id": build_id, "code_directories": len(code), "directories": directories},
     )
 
 
@@ -274,7 +291,7 @@ def _compile(site_packages, workers):
 
 
 def _state(extraction_dir, build_id):
-    state = cache_state(extraction_dir, build_id)
+    state = cache_state(extraction_dir, build_id, full=True)
     return revalidate(extraction_dir) if state == "changed" else state
 
 

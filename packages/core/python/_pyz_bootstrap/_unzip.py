@@ -62,8 +62,12 @@ FILE_COST = 16 << 10
 # A worker process is worth its fork only with at least this much work (~20 ms of extraction).
 WORK_PER_WORKER = 8 << 20
 MAX_WORKERS = 8
+# Chunks per worker in the shared queue: enough to even out workers the scheduler slows down.
+CHUNKS_PER_WORKER = 6
 # A forked worker checks this often whether its parent is still alive (and stops if not).
 PARENT_CHECK_INTERVAL = 64
+# O_EXCL: never write through anything that is already there (the directory is new and private).
+CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 # One member of a zip, as the central directory describes it.
 # (name, raw name bytes, method, crc-32, compressed size, size, local header offset, mode, flags)
@@ -257,49 +261,62 @@ def find_payload(archive, payload_name):
         raise
 
 
+def _ancestors(parents):
+    """Every directory above and including each of `parents` ('a/b' -> 'a', 'a/b'), without ''."""
+    directories = set()
+    for parent in parents:
+        while parent and parent not in directories:
+            directories.add(parent)
+            parent = parent.rpartition("/")[0]
+    return directories
+
+
 def plan_members(members):
     """Validate every member before writing anything; return (directories, files).
 
-    Refused (SPEC §5, zip-slip): absolute paths, drive letters, backslashes, `.`/`..`/empty
+    Refused (SPEC §5, zip-slip): absolute paths, drive letters, backslashes, NUL, `.`/`..`/empty
     components, duplicates (also a file that is another member's parent directory) and symlinks
     (mode S_IFLNK in the Unix external attributes: a link could point outside the cache).
     `files` are (relative path, member) in central directory order (= archive order for pyz).
+    String tests rather than splitting every name: this runs before any worker starts.
     """
     files = []
     seen = set()
-    directories = set()
+    parents = set()
+    explicit = []
     for member in members:
         name = member[NAME]
-        if not name:
+        is_directory = name.endswith("/")
+        relative = name[:-1] if is_directory else name
+        if not relative:
             raise _unsafe(name, "empty name")
         if "\\" in name:
             raise _unsafe(name, "backslash in path")
-        if name.startswith("/"):
+        if name[0] == "/":
             raise _unsafe(name, "absolute path")
-        if len(name) >= 2 and name[1] == ":":
+        if name[1:2] == ":":
             raise _unsafe(name, "drive letter")
         if "\0" in name:
             raise _unsafe(name, "NUL in path")
-        if stat.S_IFMT(member[MODE]) == S_IFLNK:
+        if (member[MODE] & 0o170000) == S_IFLNK:
             raise _unsafe(name, "symbolic link")
-        is_directory = name.endswith("/")
-        parts = name.rstrip("/").split("/") if is_directory else name.split("/")
-        for part in parts:
-            if part in ("", ".", ".."):
-                raise _unsafe(name, "%r path component" % part)
-        relative = "/".join(parts)
+        if "." in relative or "//" in relative or relative[-1] == "/":
+            for part in relative.split("/"):
+                if part in ("", ".", ".."):
+                    raise _unsafe(name, "%r path component" % part)
         if relative in seen:
             raise _unsafe(name, "duplicate member")
         seen.add(relative)
-        for depth in range(1, len(parts)):
-            directories.add("/".join(parts[:depth]))
         if is_directory:
-            directories.add(relative)
+            explicit.append(relative)
         else:
             files.append((relative, member))
-    for relative, _member in files:
-        if relative in directories:
-            raise _unsafe(relative, "member is both a file and a directory")
+        parents.add(relative.rpartition("/")[0])
+    directories = _ancestors(parents)
+    directories.update(explicit)
+    if not directories.isdisjoint(relative for relative, _member in files):
+        clash = sorted(directories.intersection(relative for relative, _member in files))[0]
+        raise _unsafe(clash, "member is both a file and a directory")
     return sorted(directories), files
 
 
@@ -346,21 +363,19 @@ def _corrupt(archive, relative, detail):
 
 
 def _extract_member(source, archive, destination, relative, member):
-    method = member[METHOD]
-    if method not in (STORED, DEFLATED) or member[FLAGS] & FLAG_ENCRYPTED:
+    _name, raw_name, method, crc, compressed_size, size, offset, mode, flags = member
+    if method not in (STORED, DEFLATED) or flags & FLAG_ENCRYPTED:
         raise _MemberError(
             "ARCHIVE_INVALID", "%s: payload member %s uses compression method %d%s" % (
-                archive, relative, method, " with encryption" if member[FLAGS] & FLAG_ENCRYPTED else ""),
+                archive, relative, method, " with encryption" if flags & FLAG_ENCRYPTED else ""),
             "rebuild the archive with pyz build (methods 0 and 8 only, no encryption)",
         )
-    compressed_size = member[COMPRESSED_SIZE]
-    size = member[SIZE]
-    offset = member[OFFSET]
+    data = None  # a large member is streamed once the file is open
     try:
         if compressed_size <= LARGE_MEMBER and size <= LARGE_MEMBER:
             # One read for the local header and (usually) the data: the local name and extra
             # field are almost always as long as the central directory's name (+ a little slack).
-            guess = LOCAL_HEADER.size + len(member[RAW_NAME]) + 64
+            guess = LOCAL_HEADER.size + len(raw_name) + 64
             block = source.read(offset, guess + compressed_size) if offset + guess + compressed_size <= source.size else source.read(offset, LOCAL_HEADER.size)
             fields = LOCAL_HEADER.unpack_from(block)
             if fields[0] != LOCAL_SIGNATURE:
@@ -373,26 +388,17 @@ def _extract_member(source, archive, destination, relative, member):
             data = zlib.decompress(raw, -15, size or 1) if method == DEFLATED else raw
             if len(data) != size:
                 raise _corrupt(archive, relative, "%d bytes instead of %d" % (len(data), size))
-            if zlib.crc32(data) != member[CRC]:
+            if zlib.crc32(data) != crc:
                 raise _corrupt(archive, relative, "CRC-32 mismatch")
-            chunks = (data,)
-        else:
-            chunks = None
     except (EOFError, zlib.error) as error:
         raise _corrupt(archive, relative, str(error))
-    # Exec bits kept (pip's bin/ scripts); the umask applies as for any file we create. O_EXCL:
-    # never write through anything that is already there.
-    descriptor = os.open(
-        os.path.join(destination, relative),
-        os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-        0o755 if member[MODE] & 0o111 else 0o644,
-    )
+    # Exec bits kept (pip's bin/ scripts); the umask applies as for any file we create.
+    descriptor = os.open(destination + relative, CREATE_FLAGS, 0o755 if mode & 0o111 else 0o644)
     try:
-        if chunks is not None:
-            if size:
-                _write_all(descriptor, chunks[0])
-        else:
+        if data is None:
             _stream_member(source, archive, relative, member, descriptor)
+        elif size:
+            _write_all(descriptor, data)
     finally:
         os.close(descriptor)
 
@@ -437,15 +443,16 @@ def _stream_member(source, archive, relative, member, descriptor):
         raise _corrupt(archive, relative, str(error))
 
 
-def _extract_share(source, archive, destination, share, stop):
-    """One worker's share: its directories (parents first; another worker may have made one
-    already), then its files. `stop()` is polled so that a failed or vanished parent ends it."""
-    directories, files = share
+def _extract_chunk(source, archive, destination, chunk, stop):
+    """One chunk: its directories (parents first; another worker may have made one already),
+    then its files. `stop()` is polled so that a vanished parent process ends a forked worker."""
+    directories, files = chunk
+    destination = os.path.join(destination, "")  # with a trailing separator: + relative path
     for directory in directories:
         try:
-            os.mkdir(os.path.join(destination, directory))
+            os.mkdir(destination + directory)
         except FileExistsError:
-            pass  # made by the worker whose share also needs it
+            pass  # made by a worker whose chunk also needs it
     for index, (relative, member) in enumerate(files):
         if index % PARENT_CHECK_INTERVAL == 0 and stop():
             return
@@ -458,33 +465,39 @@ def _extract_share(source, archive, destination, share, stop):
             )
 
 
-def _shares(directories, files, workers):
-    """Contiguous runs of the (sorted) files, of about equal cost, with the directories they need.
+def _chunks(directories, files, count):
+    """`count` contiguous runs of the (sorted) files, of about equal cost, with the directories
+    they need (sorted, parents first).
 
-    Contiguous: each worker mostly creates files in directories of its own (entries of one
-    directory are created under that directory's lock) and reads one region of the archive.
+    Contiguous: a worker mostly creates files in directories of its own (entries of one directory
+    are created under that directory's lock) and reads one region of the archive. Workers take
+    chunks from a shared queue, several each, so a worker that the scheduler slows down (a busy
+    machine) or that gets the expensive files simply takes fewer chunks.
     """
-    costs = [FILE_COST + member[SIZE] for _relative, member in files]
+    costs = []
+    previous = None
+    for relative, member in files:
+        parent = relative.rpartition("/")[0]
+        costs.append(FILE_COST + member[SIZE] + (FILE_COST if parent != previous else 0))  # + mkdir
+        previous = parent
     total = sum(costs)
-    shares = []
+    chunks = []
     start = 0
     accumulated = 0
-    for index in range(workers):
-        target = total * (index + 1) // workers
+    for index in range(count):
+        target = total * (index + 1) // count
         end = start
-        while end < len(files) and (accumulated + costs[end] <= target or end == start or index == workers - 1):
+        while end < len(files) and (accumulated + costs[end] <= target or end == start or index == count - 1):
             accumulated += costs[end]
             end += 1
-        needed = set()
-        for relative, _member in files[start:end]:
-            parts = relative.split("/")
-            for depth in range(1, len(parts)):
-                needed.add("/".join(parts[:depth]))
-        if index == 0:
-            needed.update(directories)  # explicit (possibly empty) directory members
-        shares.append((sorted(needed), files[start:end]))
+        if end > start:
+            chunks.append((_ancestors(set(relative.rpartition("/")[0] for relative, _member in files[start:end])), files[start:end]))
         start = end
-    return [share for index, share in enumerate(shares) if share[1] or index == 0]
+    if not chunks:
+        chunks.append((set(), []))
+    # Directories no file needs (explicit empty directory members) go to the first chunk.
+    chunks[0][0].update(_ancestors(set(directories).difference(*[needed for needed, _files in chunks])))
+    return [(sorted(needed), chunk_files) for needed, chunk_files in chunks]
 
 
 def _cpu_count():
@@ -518,40 +531,55 @@ def extract_payload(archive, payload_name, destination, workers=None, use_fork=N
         os.mkdir(destination, 0o700)
         if workers is None:
             workers = default_workers(files)
-        shares = _shares(directories, files, max(1, workers))
-        if len(shares) == 1:
-            _run_share(source, archive, destination, shares[0], lambda: False)
+        workers = max(1, min(workers, len(files), 255))
+        chunks = _chunks(directories, files, 1 if workers == 1 else min(255, len(files), workers * CHUNKS_PER_WORKER))
+        workers = min(workers, len(chunks))
+        if workers == 1:
+            _run_chunk(source, archive, destination, chunks[0], lambda: False)
         elif use_fork if use_fork is not None else can_fork():
-            _run_forked(source, archive, destination, shares)
+            _run_forked(source, archive, destination, chunks, workers)
         else:
-            _run_threaded(source, archive, destination, shares)
+            _run_threaded(source, archive, destination, chunks, workers)
         return listing_of(directories, files)
     finally:
         source.close()
 
 
-def _run_share(source, archive, destination, share, stop):
+def _run_chunk(source, archive, destination, chunk, stop):
     try:
-        _extract_share(source, archive, destination, share, stop)
+        _extract_chunk(source, archive, destination, chunk, stop)
     except _MemberError as error:
         raise BootstrapError(*error.args)
 
 
-def _run_threaded(source, archive, destination, shares):
+def _first_chunks(count, workers):
+    """The chunk each worker starts with (worker 0 is the calling one): 0 for it, the last ones
+    for the others, so they start far apart; the rest is the shared queue, in order."""
+    return [0] + [count - worker for worker in range(1, workers)], list(range(1, count - workers + 1))
+
+
+def _run_threaded(source, archive, destination, chunks, workers):
     import threading
 
+    first, rest = _first_chunks(len(chunks), workers)
+    queue = list(reversed(rest))  # list.pop() is atomic: the shared queue
     failures = []
 
-    def work(share):
+    def work(index):
         try:
-            _extract_share(source, archive, destination, share, lambda: bool(failures))
+            while not failures:
+                _extract_chunk(source, archive, destination, chunks[index], lambda: bool(failures))
+                try:
+                    index = queue.pop()
+                except IndexError:
+                    return
         except BaseException as error:  # reported by the calling thread
             failures.append(error)
 
-    threads = [threading.Thread(target=work, args=(share,)) for share in shares[1:]]
+    threads = [threading.Thread(target=work, args=(index,)) for index in first[1:]]
     for thread in threads:
         thread.start()
-    work(shares[0])
+    work(first[0])
     for thread in threads:
         thread.join()
     if failures:
@@ -561,20 +589,44 @@ def _run_threaded(source, archive, destination, shares):
         raise error
 
 
-def _run_forked(source, archive, destination, shares):
-    """Shares 1.. in forked children, share 0 here. A child reports a failure as
-    code NUL message NUL fix on its pipe and exits 1; it never returns into the bootstrap."""
+def _take_chunks(index, queue, source, archive, destination, chunks, stop):
+    """Extract chunk `index`, then chunks from the queue (a pipe, one byte per index) until it is empty."""
+    while True:
+        _extract_chunk(source, archive, destination, chunks[index], stop)
+        taken = os.read(queue, 1)  # reads of a pipe are atomic: each index goes to one worker
+        if not taken:
+            return
+        index = taken[0]
+
+
+def _run_forked(source, archive, destination, chunks, workers):
+    """workers - 1 forked children and this process take chunks from a pipe. A child reports a
+    failure as code NUL message NUL fix on its own pipe and exits 1; it never returns into the
+    bootstrap (os._exit: no atexit handlers, no stdio flush)."""
     parent = os.getpid()
-    children = []
+    first, rest = _first_chunks(len(chunks), workers)
+    queue, queue_writer = os.pipe()
     try:
-        for share in shares[1:]:
+        os.write(queue_writer, bytes(rest))  # < 255 bytes: fits any pipe buffer
+    finally:
+        os.close(queue_writer)  # drained queue reads as end of file
+    children = []
+    orphaned = []  # first chunks of workers that could not be forked
+    try:
+        for position, index in enumerate(first[1:]):
             read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # child: extract, report, _exit (no atexit handlers, no stdio flush)
+            try:
+                pid = os.fork()
+            except OSError:  # no more processes: the workers we have do the work
+                os.close(read_end)
+                os.close(write_end)
+                orphaned = first[1 + position:]
+                break
+            if pid == 0:
                 status = 1
                 try:
                     os.close(read_end)
-                    _extract_share(source, archive, destination, share, lambda: os.getppid() != parent)
+                    _take_chunks(index, queue, source, archive, destination, chunks, lambda: os.getppid() != parent)
                     status = 0
                 except BaseException as error:
                     try:
@@ -588,11 +640,17 @@ def _run_forked(source, archive, destination, shares):
                     os._exit(status)
             os.close(write_end)
             children.append((pid, read_end))
-        _run_share(source, archive, destination, shares[0], lambda: False)
+        try:
+            _take_chunks(first[0], queue, source, archive, destination, chunks, lambda: False)
+            for index in orphaned:
+                _extract_chunk(source, archive, destination, chunks[index], lambda: False)
+        except _MemberError as error:
+            raise BootstrapError(*error.args)
         failure = None
         while children:
-            pid, read_end = children.pop(0)
+            pid, read_end = children[0]
             _pid, status = os.waitpid(pid, 0)
+            children.pop(0)
             report = os.read(read_end, 65536)
             os.close(read_end)
             if failure is None and status != 0:
@@ -606,6 +664,7 @@ def _run_forked(source, archive, destination, shares):
         if failure is not None:
             raise failure
     finally:
+        os.close(queue)
         if children:  # we failed or were interrupted: stop the children before anyone cleans up
             import signal
 

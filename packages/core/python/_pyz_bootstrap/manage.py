@@ -73,7 +73,7 @@ def _entries(root):
                 "lastUsed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp)),
                 "mtime": stamp,
                 "inUse": _in_use(path),
-                "complete": cache_state(path, build_id) == "complete",
+                "complete": cache_state(path, build_id, full=True) == "complete",
                 "pyz": os.path.exists(manifest),
             }
         )

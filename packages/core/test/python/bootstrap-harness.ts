@@ -83,8 +83,9 @@ export interface StandInOptions {
 
 /**
  * Builds an archive with the stand-in make_pyz.py; returns its build id. Only for what the real
- * builder refuses to make: unsafe members ("..", absolute names, symlinks, duplicates) and
- * environment.json values it has no option for (prepend_pythonpath).
+ * builder refuses to make: unsafe members ("..", absolute names, symlinks, duplicates), explicit
+ * directory members (the builder writes none) and environment.json values it has no option for
+ * (prepend_pythonpath).
  */
 export function buildStandIn(options: StandInOptions): string {
   const spec = {

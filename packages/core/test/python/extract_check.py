@@ -36,6 +36,16 @@ def tree(root):
     return result
 
 
+listings = {}
+for spec in sys.argv[3:]:
+    workers, mode = spec.split(":")
+    destination = os.path.join(workdir, "extracted-%s-%s" % (workers, mode))
+    try:
+        listings[spec] = _unzip.extract_payload(archive, payload_name, destination, workers=int(workers), use_fork=mode == "fork")
+    except BootstrapError as error:
+        print(json.dumps({"error": [error.code, error.message]}))
+        sys.exit(3)
+
 reference_root = os.path.join(workdir, "reference")
 with zipfile.ZipFile(archive) as outer:
     with outer.open(payload_name) as nested, zipfile.ZipFile(nested) as payload:
@@ -45,14 +55,9 @@ with zipfile.ZipFile(archive) as outer:
                 os.chmod(os.path.join(reference_root, info.filename), 0o755)
 reference = tree(reference_root)
 results = {}
-for spec in sys.argv[3:]:
+for spec, listing in listings.items():
     workers, mode = spec.split(":")
     destination = os.path.join(workdir, "extracted-%s-%s" % (workers, mode))
-    try:
-        listing = _unzip.extract_payload(archive, payload_name, destination, workers=int(workers), use_fork=mode == "fork")
-    except BootstrapError as error:
-        print(json.dumps({"error": [error.code, error.message]}))
-        sys.exit(3)
     extracted = tree(destination)
     if extracted == reference:
         walked = {}

@@ -1,4 +1,9 @@
-"""Test-only archive maker in the exact layout of docs/ARCHITECTURE.md (until the TS builder lands).
+"""Test-only stand-in archive maker in the layout of docs/ARCHITECTURE.md.
+
+Bootstrap tests build their archives with the real builder (buildPyz); this script is only for
+what the builder refuses to make: unsafe payload members ("..", absolute names, symlinks,
+duplicates), explicit directory members, and environment.json values it has no option for
+(prepend_pythonpath).
 
 Reads a JSON spec on stdin:
   output          path of the .pyz to write
