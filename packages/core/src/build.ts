@@ -13,7 +13,7 @@ import { compareNames, mergeFileLists, walkTree, type FileRecord } from './files
 import { BOOTSTRAP_PACKAGE, ENVIRONMENT_NAME, MAIN_NAME, PAYLOAD_NAME } from './layout.js';
 import { resolveOptions, type BuildOptions, type ResolvedOptions } from './options.js';
 import { compressionIdentity, openPreviousBuild, writeBuildIndex, type IndexedEntry, type PreviousBuild } from './incremental.js';
-import { pipInstall, type PipInstallResult } from './pip.js';
+import { pipInstall, pipResultFiles, type PipInstallResult } from './pip.js';
 import { checkTargets } from './targets.js';
 import { PYZ_VERSION, SHIV_FORMAT_VERSION } from './version.js';
 import { ZipWriter, type ZipEntrySink } from './zip/writer.js';
@@ -306,7 +306,7 @@ async function stageInputs(options: ResolvedOptions, onPipRun: () => void): Prom
     pip = await pipInstall({ pipArgs: options.pipArgs, pipPython: options.pipPython, cwd: options.cwd, log: options.log, useCache: options.pipCache, onPipRun });
     const { overrides, generated } = pip;
     lists.push(
-      (await walkTree(pip.directory)).map((record) => {
+      (await pipResultFiles(pip.directory)).map((record) => {
         // A local project's verbatim sources are read from the project (what pip would copy now).
         const source = overrides.get(record.relativePath);
         if (source !== undefined) {

@@ -100,6 +100,8 @@ export async function openPreviousBuild(output: string, compression: string, log
   let archive: ZipArchive | null = null;
   let payload: ZipArchive | null = null;
   let byName = new Map<string, ZipArchiveEntry>();
+  /** The previous payload's bytes, read once: thousands of small preads cost more than one big read. */
+  let payloadBytes: Uint8Array | null = null;
   const reuseBytes = index.compression === compression;
   if (reuseBytes) {
     try {
@@ -111,6 +113,7 @@ export async function openPreviousBuild(output: string, compression: string, log
       if (!payloadEntry) throw new Error(`it has no ${PAYLOAD_NAME}`);
       payload = await archive.openNested(payloadEntry);
       byName = new Map(payload.entries.map((entry) => [entry.name, entry]));
+      if (payloadEntry.compressedSize <= 512 * 1024 * 1024) payloadBytes = await archive.readRaw(payloadEntry);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') log.warn(`pyz: previous archive ${output} cannot be reused: ${(error as Error).message}; recompressing everything`);
       await payload?.close();
@@ -131,7 +134,16 @@ export async function openPreviousBuild(output: string, compression: string, log
       if (payload === null || !unchanged(record, indexed)) return undefined;
       const entry = byName.get(record.relativePath);
       if (!entry || entry.crc32 !== indexed.crc32 || entry.method !== indexed.method || entry.compressedSize !== indexed.compressedSize || entry.uncompressedSize !== indexed.size) return undefined;
-      const data = await payload.readRaw(entry);
+      let data: Uint8Array;
+      const offset = entry.localHeaderOffset;
+      if (payloadBytes !== null && offset + 30 <= payloadBytes.length && payloadBytes[offset] === 0x50 && payloadBytes[offset + 1] === 0x4b && payloadBytes[offset + 2] === 3 && payloadBytes[offset + 3] === 4) {
+        // APPNOTE 4.3.7: local header = 30 bytes, then name (length at 26) and extra (length at 28).
+        const start = offset + 30 + (payloadBytes[offset + 26]! | (payloadBytes[offset + 27]! << 8)) + (payloadBytes[offset + 28]! | (payloadBytes[offset + 29]! << 8));
+        if (start + entry.compressedSize > payloadBytes.length) return undefined;
+        data = payloadBytes.subarray(start, start + entry.compressedSize);
+      } else {
+        data = await payload.readRaw(entry);
+      }
       reused++;
       return { method: indexed.method, crc32: indexed.crc32, data };
     },

@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PyzError } from './errors.js';
-import { walkTree } from './files.js';
+import { walkTree, type FileRecord } from './files.js';
 import type { Logger } from './options.js';
 
 export interface PythonIdentity {
@@ -308,6 +308,16 @@ async function writeManifest(entry: string): Promise<void> {
   fs.writeFileSync(path.join(entry, 'manifest.json'), JSON.stringify(manifest));
 }
 
+/** Walks of cache entries that matched their manifest, so the build need not walk them again. */
+const checkedWalks = new Map<string, FileRecord[]>();
+
+/** The files of a pip result directory (walked once per build when the manifest check did it). */
+export async function pipResultFiles(directory: string): Promise<FileRecord[]> {
+  const walked = checkedWalks.get(directory);
+  checkedWalks.delete(directory);
+  return walked ?? walkTree(directory);
+}
+
 /** null when the entry's files are exactly those recorded, else what differs. */
 async function checkManifest(entry: string): Promise<string | null> {
   let manifest: Record<string, [number, number]>;
@@ -328,6 +338,7 @@ async function checkManifest(entry: string): Promise<string | null> {
     if (!recorded) return `unexpected file ${file.relativePath}`;
     if (recorded[0] !== file.size || recorded[1] !== file.mtimeMs) return `${file.relativePath} was modified`;
   }
+  checkedWalks.set(path.join(entry, 'site'), files);
   return null;
 }
 
