@@ -19,9 +19,14 @@ import { PYZ_VERSION, SHIV_FORMAT_VERSION } from './version.js';
 import { ZipWriter, type ZipEntrySink } from './zip/writer.js';
 
 export interface BuildTimings {
-  pipMs: number;
+  /** Staging the inputs: pip (or its cache) and walking every input tree. */
+  inputsMs: number;
+  /** Checking the entry point or console script. */
   scanMs: number;
+  /** Reading, hashing, compressing and writing the archive, up to the rename. */
   writeMs: number;
+  /** sha256 of the result and the build index for the next incremental build. */
+  finishMs: number;
   totalMs: number;
 }
 
@@ -394,9 +399,12 @@ export async function buildPyz(input: BuildOptions | ResolvedOptions): Promise<B
       backend: backend?.name ?? 'none',
       pipRuns,
       reusedEntries: previous?.reused ?? 0,
-      durationMs: writeDone - started,
-      timings: { pipMs: pipDone - started, scanMs: scanDone - pipDone, writeMs: writeDone - scanDone, totalMs: writeDone - started },
+      durationMs: 0,
+      timings: { inputsMs: pipDone - started, scanMs: scanDone - pipDone, writeMs: writeDone - scanDone, finishMs: 0, totalMs: 0 },
     };
+    const finished = performance.now();
+    result.timings.finishMs = finished - writeDone;
+    result.timings.totalMs = result.durationMs = finished - started;
     return result;
   } finally {
     await pip?.dispose();
