@@ -13,7 +13,7 @@ import { compareNames, mergeFileLists, walkTree, type FileRecord } from './files
 import { BOOTSTRAP_PACKAGE, ENVIRONMENT_NAME, MAIN_NAME, PAYLOAD_NAME } from './layout.js';
 import { resolveOptions, type BuildOptions, type ResolvedOptions } from './options.js';
 import { compressionIdentity, openPreviousBuild, writeBuildIndex, type IndexedEntry, type PreviousBuild } from './incremental.js';
-import { pipInstall, pipResultFiles, type PipInstallResult } from './pip.js';
+import { identifyPythonAsync, pipInstall, pipResultFiles, type PipInstallResult, type PythonIdentity } from './pip.js';
 import { checkTargets } from './targets.js';
 import { PYZ_VERSION, SHIV_FORMAT_VERSION } from './version.js';
 import { ZipWriter, type ZipEntrySink } from './zip/writer.js';
@@ -303,12 +303,12 @@ export function environmentJson(options: ResolvedOptions, summary: PayloadSummar
   return `${JSON.stringify(environment, null, 2)}\n`;
 }
 
-async function stageInputs(options: ResolvedOptions, onPipRun: () => void): Promise<{ files: FileRecord[]; pip: PipInstallResult | null }> {
+async function stageInputs(options: ResolvedOptions, onPipRun: () => void, identity: Promise<PythonIdentity> | undefined): Promise<{ files: FileRecord[]; pip: PipInstallResult | null }> {
   const lists: FileRecord[][] = [];
   for (const directory of options.sitePackages) lists.push(await walkTree(directory));
   let pip: PipInstallResult | null = null;
   if (options.pipArgs.length > 0) {
-    pip = await pipInstall({ pipArgs: options.pipArgs, pipPython: options.pipPython, cwd: options.cwd, log: options.log, useCache: options.pipCache, onPipRun });
+    pip = await pipInstall({ pipArgs: options.pipArgs, pipPython: options.pipPython, cwd: options.cwd, log: options.log, useCache: options.pipCache, onPipRun, identity });
     const { overrides, generated } = pip;
     lists.push(
       (await pipResultFiles(pip.directory)).map((record) => {
@@ -342,13 +342,38 @@ export async function buildPyz(input: BuildOptions | ResolvedOptions): Promise<B
   const log = options.log;
   let pipRuns = 0;
 
-  await checkOutputWritable(options.output);
-  const { files, pip } = await stageInputs(options, () => pipRuns++);
+  // Started now, awaited when needed: asking Python who it is (a process start, ~80 ms behind a
+  // pyenv shim) and loading the compression backend overlap with walking the inputs.
+  const identity = options.pipArgs.length > 0 ? identifyPythonAsync(options.pipPython) : undefined;
+  const backendLoading = options.level > 0 ? loadBackend(options.backend) : Promise.resolve(null);
+  identity?.catch(() => {});
+  backendLoading.catch(() => {});
+  let backendTaken = false;
+  const releaseBackend = (): void => {
+    // A build that fails before compressing still closes the backend it started loading.
+    if (!backendTaken) backendLoading.then((loaded) => loaded?.close(), () => {});
+  };
+  let staged: Awaited<ReturnType<typeof stageInputs>>;
+  try {
+    await checkOutputWritable(options.output);
+    staged = await stageInputs(options, () => pipRuns++, identity);
+  } catch (error) {
+    releaseBackend();
+    throw error;
+  }
+  const { files, pip } = staged;
   const pipDone = performance.now();
   try {
-    const target = await checkTargets(options, files);
+    let target: Awaited<ReturnType<typeof checkTargets>>;
+    try {
+      target = await checkTargets(options, files);
+    } catch (error) {
+      releaseBackend();
+      throw error;
+    }
     const scanDone = performance.now();
-    const backend = options.level > 0 ? await loadBackend(options.backend) : null;
+    backendTaken = true;
+    const backend = await backendLoading;
     const epochSeconds = options.sourceDateEpoch ?? Math.floor(Date.now() / 1000);
     const bootstrap = await bootstrapFiles();
     log.info(`pyz: packing ${files.length} files (${(files.reduce((sum, file) => sum + file.size, 0) / 1e6).toFixed(1)} MB) with ${backend?.name ?? 'no'} compression`);

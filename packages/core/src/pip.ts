@@ -53,6 +53,25 @@ export function identifyPython(pipPython: string): PythonIdentity {
   return { executable, version, implementation, platform, tags };
 }
 
+/** The same as identifyPython, without blocking: the build stages other inputs meanwhile. */
+export function identifyPythonAsync(pipPython: string): Promise<PythonIdentity> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(pipPython, ['-I', '-c', IDENTITY_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const fail = (reason: string, cause?: unknown): void =>
+      reject(new PyzError('PYTHON_NOT_FOUND', `cannot run the Python "${pipPython}" that installs the requirements: ${reason}`, { value: pipPython, fix: 'install Python 3.8+ or pass pipPython / --pip-python with a working interpreter', cause }));
+    child.on('error', (error) => fail(error.message, error));
+    child.on('close', (status) => {
+      if (status !== 0) return fail(stderr.trim() || `exit status ${status}`);
+      const [executable = '', version = '', implementation = '', platform = '', tags = ''] = stdout.trim().split('\n');
+      resolve({ executable, version, implementation, platform, tags });
+    });
+  });
+}
+
 /** Default cache root of pyz's build-side caches. */
 export function buildCacheRoot(environment: NodeJS.ProcessEnv = process.env): string {
   const base = environment.XDG_CACHE_HOME && path.isAbsolute(environment.XDG_CACHE_HOME) ? environment.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
@@ -353,8 +372,10 @@ export async function pipInstall(options: {
   signal?: AbortSignal;
   /** Called each time pip actually runs (tests count them). */
   onPipRun?: () => void;
+  /** The interpreter's identity when the caller already started asking for it. */
+  identity?: Promise<PythonIdentity>;
 }): Promise<PipInstallResult> {
-  const identity = identifyPython(options.pipPython);
+  const identity = await (options.identity ?? identifyPythonAsync(options.pipPython));
   const key = options.useCache ? pipCacheKey(options.pipArgs, options.cwd, identity) : null;
   const cacheRoot = path.join(options.cacheRoot ?? buildCacheRoot(), 'pip');
   const projects = localProjectsOf(options.pipArgs, options.cwd);

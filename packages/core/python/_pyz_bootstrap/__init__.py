@@ -9,6 +9,7 @@ Cache layout under the root (default `~/.shiv`, shiv's naming so `pyz cache` and
     CACHEDIR.TAG                          https://bford.info/cachedir/ (backup tools skip the root)
     <stem>_<build_id>/site-packages/      the extracted payload, on sys.path
     <stem>_<build_id>/.pyz-manifest.json  written last: build id + mtime of every directory
+                                          (those holding code first: see cache_state)
     <stem>_<build_id>/.pyz-listing.json   names expected in every directory (read only on repair)
     <stem>_<build_id>/.pyz-in-use         every running process holds a shared flock on it
     <stem>_<build_id>.lock                exclusive flock while extracting or swapping
@@ -326,10 +327,12 @@ def cache_state(extraction_dir, build_id, full=False):
             manifest = parse_json(handle.read().decode("utf-8"))
     except (OSError, ValueError):
         return "missing"
-    if manifest.get("build_id") != build_id or manifest.get("layout") != LAYOUT:
+    if not isinstance(manifest, dict) or manifest.get("build_id") != build_id or manifest.get("layout") != LAYOUT:
         return "missing"
     directories = manifest.get("directories") or ()
-    code = manifest.get("code_directories", len(directories))
+    code = manifest.get("code_directories")
+    if not isinstance(code, int) or not 0 <= code <= len(directories):
+        code = len(directories)  # a manifest of an older pyz: check everything
     data = len(directories) - code
     if not full and data > DATA_SAMPLE:
         start = code + int.from_bytes(os.urandom(4), "little") % data

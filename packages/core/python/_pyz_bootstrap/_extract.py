@@ -2,8 +2,8 @@
 
 Imported only when the cache is missing, damaged, forced (SHIV_FORCE_EXTRACT / always_write_cache)
 or when there is something to clean up, so its imports (shutil, compileall, ...) never weigh on a
-warm start. Reading and extracting the payload itself is in `_unzip`. See the package docstring for the
-cache layout.
+warm start. Reading and extracting the payload itself is in `_unzip`. See the package docstring
+for the cache layout.
 """
 import os
 import stat

@@ -4,16 +4,16 @@ Our own reader rather than `zipfile`: `zipfile.extractall` (what shiv runs) spen
 in Python per member (ZipInfo objects, ZipExtFile's buffered reads, the shared-file lock, a
 separate CRC pass) and runs on one core. Here the central directory is parsed once with `struct`
 from one read, every member is read with one `os.pread`, inflated with one `zlib.decompress`
-(bounded-memory streaming above LARGE_MEMBER), CRC-checked and written with `os.open` + `os.write`,
-and the members are shared out between worker processes (`os.fork`; threads where there is no
-fork, or when other threads are running). Every name is validated before anything is written.
+(bounded-memory streaming above LARGE_MEMBER), CRC-checked and written with `os.open` + `os.write`;
+worker processes (`os.fork`; threads where there is no fork, or when other threads are running)
+take contiguous chunks of members from a shared queue. Every name is validated before anything
+is written, and everything goes into a new private directory that the caller renames into place.
 
 Formats: PKWARE APPNOTE 6.3.10, sections cited next to each structure. Only what pyz writes is
 accepted: methods 0 (stored) and 8 (deflate), no encryption, one disk, ZIP64 where needed (zipimport
 reads ZIP64 only from 3.13, hence the nested payload and this reader).
 """
 import os
-import stat
 import struct
 import sys
 import zlib
@@ -56,8 +56,8 @@ S_IFLNK = 0o120000
 # bounded whatever the member size; below it one pread + one decompress is the fastest.
 LARGE_MEMBER = 4 << 20
 CHUNK = 1 << 20
-# Creating a file costs about as much as inflating and writing this many bytes (measured on ext4
-# and tmpfs): the weight of a file when the members are shared out between workers.
+# Creating a file (or a directory) costs about as much as inflating and writing this many bytes
+# (measured on tmpfs; more on a busy ext4): its weight when the members are cut into chunks.
 FILE_COST = 16 << 10
 # A worker process is worth its fork only with at least this much work (~20 ms of extraction).
 WORK_PER_WORKER = 8 << 20
