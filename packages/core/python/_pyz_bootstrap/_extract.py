@@ -227,9 +227,18 @@ def write_manifest(extraction_dir, build_id, listing=None):
     code = sorted(relative for relative, names in listing.items() if not relative or any(name.endswith(CODE_SUFFIXES) for name in names))
     data = sorted(set(listing).difference(code))
     directories = []
-    for relative in code + data:
-        path = os.path.join(site_packages, relative) if relative else site_packages
-        directories.append([relative, os.stat(path).st_mtime_ns])
+    if os.stat in os.supports_dir_fd:
+        # Relative to an open site-packages: the kernel walks a short path (thousands of stats).
+        descriptor = os.open(site_packages, os.O_RDONLY)
+        try:
+            for relative in code + data:
+                directories.append([relative, os.stat(relative or ".", dir_fd=descriptor).st_mtime_ns])
+        finally:
+            os.close(descriptor)
+    else:
+        for relative in code + data:
+            path = os.path.join(site_packages, relative) if relative else site_packages
+            directories.append([relative, os.stat(path).st_mtime_ns])
     with open(os.path.join(extraction_dir, LISTING_NAME), "w") as handle:
         handle.write(to_json(listing))
     _write_json_atomically(
