@@ -331,27 +331,37 @@ describe('bootstrap cache with a large payload (python3.11)', () => {
     expect(extracted.stdout.trim().split('\n')).toHaveLength(FILES + DATA_DIRECTORIES + 1);
   });
 
-  it('SPEC §3: warm start-up cost does not depend on archive size (and stays small)', () => {
-    const root = join(workspace, 'root-timing');
-    const environment = runEnvironment({ SHIV_ROOT: root, PYTHONDONTWRITEBYTECODE: undefined });
+  it('SPEC §3: warm start-up work does not depend on archive size (the payload is never read)', () => {
+    // Timing belongs in bench/ (npm run bench -- --suite runtime); here the work is counted
+    // instead: bytes the process reads (/proc/self/io rchar) on a warm start, measured in-process
+    // around the same code path `python app.pyz` takes (runpy on the archive).
+    const root = join(workspace, 'root-work');
+    const environment = runEnvironment({ SHIV_ROOT: root });
     for (const archive of [bigPyz, smallPyz]) expect(spawnSync(python, [archive], { env: environment }).status).toBe(0);
-    const elapsed = (args: string[]): number => {
-      const started = process.hrtime.bigint();
-      const result = spawnSync(python, args, { env: environment });
-      if (result.status !== 0) throw new Error(String(result.stderr));
-      return Number(process.hrtime.bigint() - started) / 1e6;
+    const driver = [
+      'import runpy, sys',
+      'archive = sys.argv[1]',
+      'sys.argv = [archive]',
+      'try:',
+      '    runpy.run_path(archive, run_name="__main__")',
+      'except SystemExit as exit:',
+      '    assert not exit.code, exit.code',
+      'rchar = [line for line in open("/proc/self/io") if line.startswith("rchar")][0].split()[1]',
+      'sys.stderr.write("RCHAR %s\\n" % rchar)',
+    ].join('\n');
+    const bytesRead = (archive: string): number => {
+      const result = spawnSync(python, ['-c', driver, archive], { env: environment, encoding: 'utf8' });
+      const match = /RCHAR (\d+)/.exec(result.stderr);
+      if (!match) throw new Error(result.stderr);
+      return Number(match[1]);
     };
-    // Interleaved runs, minimum of each: the least noisy estimate on a shared machine.
-    let bare = Infinity;
-    let small = Infinity;
-    let big = Infinity;
-    for (let index = 0; index < 15; index += 1) {
-      bare = Math.min(bare, elapsed(['-c', 'pass']));
-      small = Math.min(small, elapsed([smallPyz]));
-      big = Math.min(big, elapsed([bigPyz]));
-    }
-    expect(big - small).toBeLessThan(5);
-    expect(big - bare).toBeLessThan(15);
+    const payloadBytes = statSync(bigPyz).size;
+    const big = Math.min(bytesRead(bigPyz), bytesRead(bigPyz));
+    const small = Math.min(bytesRead(smallPyz), bytesRead(smallPyz));
+    // The big archive's warm start reads its manifest (one line per checked directory), never
+    // the payload: far less than a tenth of the archive.
+    expect(payloadBytes).toBeGreaterThan(500_000);
+    expect(big - small).toBeLessThan(payloadBytes / 10);
   });
 
   it('SPEC §3: a file deleted anywhere is noticed: at once among code, within a few starts among data', () => {
