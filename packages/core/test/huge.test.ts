@@ -1,7 +1,8 @@
 /**
  * Archives that need ZIP64 — more than 65,535 files, a member larger than 4 GiB — build and
  * start on every supported Python, including those whose zipimport has no ZIP64 (< 3.13): the
- * outer zip stays small, only the nested payload (read with zipfile, ZIP64 everywhere) is large.
+ * outer zip stays small; only the nested payload (read by the bootstrap's own reader, ZIP64 on
+ * every version) is large.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
