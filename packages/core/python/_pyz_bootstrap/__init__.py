@@ -10,7 +10,8 @@ Cache layout under the root (default `~/.shiv`, shiv's naming so `pyz cache` and
     <stem>_<build_id>/site-packages/      the extracted payload, on sys.path
     <stem>_<build_id>/.pyz-manifest.json  written last: build id + mtime of every directory
                                           (those holding code first: see cache_state)
-    <stem>_<build_id>/.pyz-listing.json   names expected in every directory (read only on repair)
+    <stem>_<build_id>/.pyz-listing.json   names expected in every directory (read on repair) and
+                                          size + mtime of every file (checked on a thread)
     <stem>_<build_id>/.pyz-in-use         every running process holds a shared flock on it
     <stem>_<build_id>.lock                exclusive flock while extracting or swapping
     <stem>_<build_id>.<pid>.<hex>.tmp     an extraction in progress (stale once its lock is free)
@@ -30,6 +31,11 @@ SITE_PACKAGES = "site-packages"
 ERROR_EXIT_STATUS = 70
 # Directories without code checked per warm start (see cache_state): ~0.3 ms of stats.
 DATA_SAMPLE = 128
+# Key of the per-file [path, size, mtime_ns] list in the listing (no directory name starts with /).
+FILES_KEY = "/files"
+# How long a warm start waits for verify_files before running the app (seconds): small apps are
+# verified before any of their code is imported; larger ones finish on the thread meanwhile.
+VERIFY_WAIT = 0.004
 
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -352,6 +358,106 @@ def cache_state(extraction_dir, build_id, full=False):
     return state
 
 
+def extraction_safety(extraction_dir):
+    """'safe', 'missing', or why the path must not be used (one lstat, never follows a link).
+
+    Anyone who can write to the cache root could plant a symlink at the extraction path (we would
+    import their code, and a repair would write through it), or leave a directory of their own
+    there (they could change its files while we run): both are moved aside and re-extracted
+    (_extract.ensure_extracted), or refused with CACHE_UNSAFE when they cannot be moved.
+    """
+    try:
+        status = os.lstat(extraction_dir)
+    except OSError:  # absent, or a root that is not a directory / not searchable: look elsewhere
+        return "missing"
+    mode = status.st_mode
+    if mode & 0o170000 == 0o120000:
+        return "is a symbolic link"
+    if mode & 0o170000 != 0o040000:
+        return "is not a directory"
+    if hasattr(os, "getuid") and status.st_uid != os.getuid():
+        return "is owned by uid %d, not by uid %d" % (status.st_uid, os.getuid())
+    return "safe"
+
+
+def verify_files(extraction_dir):
+    """None if every file recorded at extraction has its size and mtime, else a description of
+    the first that does not (one stat per file: run on a thread, see _verify_in_background)."""
+    try:
+        with open(os.path.join(extraction_dir, LISTING_NAME), "rb") as handle:
+            files = parse_json(handle.read().decode("utf-8")).get(FILES_KEY)
+    except (OSError, ValueError, AttributeError):
+        return "%s unreadable" % LISTING_NAME
+    if not files:
+        return None  # a listing of an older pyz: nothing recorded
+    prefix = os.path.join(extraction_dir, SITE_PACKAGES) + os.sep
+    stat = os.stat
+    separator = os.sep
+    for relative, size, mtime in files:
+        try:
+            status = stat(prefix + (relative if separator == "/" else relative.replace("/", separator)))
+        except OSError:
+            return "%s is missing" % relative
+        if status.st_size != size:
+            return "%s has %d bytes, expected %d" % (relative, status.st_size, size)
+        if status.st_mtime_ns != mtime:
+            return "%s was modified" % relative
+    return None
+
+
+def _verify_in_background(extraction_dir):
+    """Check every cached file's size and mtime on a thread (SPEC §3: warm cost stays flat).
+
+    The start waits at most VERIFY_WAIT for it: if damage is found by then, returns False and the
+    caller repairs before any app code is imported. Found later, the warning is printed and the
+    manifest removed, so the next start re-extracts and swaps a fresh copy in; this start goes
+    on with what it already imports (for a large app, damaged code may run this once).
+    `_thread` rather than `threading` keeps the import cost off the warm path; such a thread
+    does not hold up interpreter exit (a daemon thread).
+    """
+    import _thread
+
+    done = _thread.allocate_lock()
+    done.acquire()
+    guard = _thread.allocate_lock()
+    outcome = {}
+
+    def worker():
+        try:
+            problem = verify_files(extraction_dir)
+        except Exception as error:  # never disturb the app from here
+            problem = None
+        with guard:
+            outcome["problem"] = problem
+            late = outcome.get("late")
+        if late and problem is not None:
+            _report_damage(extraction_dir, problem)
+        done.release()
+
+    try:
+        _thread.start_new_thread(worker, ())
+    except RuntimeError:  # no threads (e.g. at interpreter shutdown): check inline
+        return verify_files(extraction_dir) is None
+    done.acquire(True, VERIFY_WAIT)
+    with guard:
+        outcome["late"] = True
+        if "problem" not in outcome:
+            return True  # still running: it reports by itself
+    return outcome["problem"] is None
+
+
+def _report_damage(extraction_dir, problem):
+    try:
+        sys.stderr.write("pyz: warning: cache damaged (%s in %s); it will be repaired on the next start\n" % (problem, extraction_dir))
+        sys.stderr.flush()
+    except Exception:
+        pass
+    try:
+        os.unlink(os.path.join(extraction_dir, MANIFEST_NAME))
+    except OSError:
+        pass
+
+
 def _first_site_directory_index():
     # shiv places its site-packages before the first site-packages/dist-packages entry: after the
     # standard library (so a stale backport cannot shadow it, shiv #51), before system packages.
@@ -405,6 +511,11 @@ def locate_cache(environment):
             if root is None:
                 root = fallback_root()
             extraction_dir = os.path.join(root, directory_name)
+            safety = extraction_safety(extraction_dir)
+            if safety == "missing":
+                continue
+            if safety != "safe":
+                break  # a symlink, a file or another user's directory: moved aside under the lock
             if not _acquire_in_use(extraction_dir):
                 continue
             state = cache_state(extraction_dir, environment.build_id)
@@ -412,7 +523,8 @@ def locate_cache(environment):
                 from . import _extract
 
                 state = _extract.revalidate(extraction_dir)
-            if state == "complete":
+            # no_modify apps re-hash every file anyway (and refuse rather than repair).
+            if state == "complete" and (environment.no_modify or _verify_in_background(extraction_dir)):
                 _extract_cleanup_if_needed(root, stem, environment.build_id)
                 return os.path.join(extraction_dir, SITE_PACKAGES)
             _release_in_use()

@@ -16,9 +16,12 @@ from . import (
     LISTING_NAME,
     MANIFEST_NAME,
     SITE_PACKAGES,
+    FILES_KEY,
     BootstrapError,
     _acquire_in_use,
     cache_state,
+    extraction_safety,
+    verify_files,
     fallback_root,
     parse_json,
 )
@@ -239,8 +242,22 @@ def write_manifest(extraction_dir, build_id, listing=None):
         for relative in code + data:
             path = os.path.join(site_packages, relative) if relative else site_packages
             directories.append([relative, os.stat(path).st_mtime_ns])
+    # Size and mtime of every file, checked off the critical path of each warm start
+    # (verify_files, on a thread): an in-place truncation or edit moves no directory mtime.
+    files = []
+    for relative in code + data:
+        prefix = site_packages + os.sep + relative.replace("/", os.sep) + os.sep if relative else site_packages + os.sep
+        for name in listing[relative]:
+            try:
+                status = os.lstat(prefix + name)
+            except OSError:
+                continue
+            if stat.S_ISREG(status.st_mode):
+                files.append([relative + "/" + name if relative else name, status.st_size, status.st_mtime_ns])
+    recorded = dict(listing)
+    recorded[FILES_KEY] = files
     with open(os.path.join(extraction_dir, LISTING_NAME), "w") as handle:
-        handle.write(to_json(listing))
+        handle.write(to_json(recorded))
     _write_json_atomically(
         os.path.join(extraction_dir, MANIFEST_NAME),
         {"layout": LAYOUT, "build_id": build_id, "code_directories": len(code), "directories": directories},
@@ -323,7 +340,11 @@ def _compile(site_packages, workers):
 
 def _state(extraction_dir, build_id):
     state = cache_state(extraction_dir, build_id, full=True)
-    return revalidate(extraction_dir) if state == "changed" else state
+    if state == "changed":
+        state = revalidate(extraction_dir)
+    if state == "complete" and verify_files(extraction_dir) is not None:
+        return "missing"  # a file truncated or edited in place: re-extract
+    return state
 
 
 def ensure_extracted(environment, roots, may_fall_back, stem, directory_name):
@@ -331,13 +352,16 @@ def ensure_extracted(environment, roots, may_fall_back, stem, directory_name):
 
     Under the build lock: re-check (another process may have finished meanwhile), delete our own
     stale temporaries (only the lock holder extracts, so any .tmp of this build is a leftover of a
-    killed run), extract into `<name>.<pid>.<hex>.tmp`, compile, write the manifest last, then swap:
-    rename the current copy aside as `.old` (processes using it keep their open files and paths,
-    as the directory still exists) and rename the new one into place.
+    killed run), extract into `<name>.<pid>.<hex>.tmp`, compile, write the manifest last, then swap
+    the new copy into place atomically (_swap_in); the previous one becomes `.old`, deleted once
+    no process holds it in use.
     """
     root = _choose_root(environment, roots, may_fall_back, directory_name)
     final = os.path.join(root, directory_name)
     with BuildLock(os.path.join(root, directory_name + ".lock"), environment.lock_timeout):
+        safety = extraction_safety(final)
+        if safety not in ("safe", "missing"):
+            _move_aside_unsafe(final, safety, os.path.join(root, "%s.%d.%s.old" % (directory_name, os.getpid(), _token())))
         reuse = not environment.force_extract and _state(final, environment.build_id) == "complete"
         if not reuse:
             _remove_own_temporaries(root, directory_name)
@@ -354,9 +378,7 @@ def ensure_extracted(environment, roots, may_fall_back, stem, directory_name):
             except BaseException:
                 _remove_tree(temporary)  # a refused or failed extraction leaves nothing behind
                 raise
-            if os.path.lexists(final):
-                os.rename(final, os.path.join(root, "%s.%s.old" % (directory_name, token)))
-            os.rename(temporary, final)
+            _swap_in(temporary, final, os.path.join(root, "%s.%s.old" % (directory_name, token)))
         # We hold the build lock, so nobody can swap it away before we hold it in use.
         if not _acquire_in_use(final):
             raise BootstrapError(
@@ -365,6 +387,80 @@ def ensure_extracted(environment, roots, may_fall_back, stem, directory_name):
             )
     clean_up(root, stem, environment.build_id)
     return os.path.join(final, SITE_PACKAGES)
+
+
+def _move_aside_unsafe(path, why, aside):
+    """Rename an unsafe entry at the extraction path (a symlink, a file, another user's directory)
+    to a `.old` name: rename acts on the link itself, never on its target, and clean_up unlinks
+    such an entry (or deletes the directory once unused). Refused when it cannot be moved."""
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        pass  # gone meanwhile
+    except OSError as error:
+        raise BootstrapError(
+            "CACHE_UNSAFE",
+            "the cache directory %s %s and cannot be moved aside (%s)" % (path, why, error.strerror or error),
+            "remove %s (it is not a copy this user extracted), or set SHIV_ROOT to a directory of your own" % path,
+        )
+    _warn("the cache directory %s %s; moved it aside and extracting a fresh copy" % (path, why),
+          "nothing to do; if this recurs, check who else writes to %s" % os.path.dirname(path))
+
+
+# ------------------------------------------------------------------------------------------ swap
+
+RENAME_EXCHANGE = 2  # <linux/fs.h>
+AT_FDCWD = -100
+_renameat2 = []  # [function or None], looked up once
+
+
+def _exchange(first, second):
+    """Atomically exchange two existing paths (Linux renameat2 RENAME_EXCHANGE); False if the
+    system has no such call (macOS, glibc < 2.28, filesystems without support, not Linux)."""
+    if not _renameat2:
+        function = None
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                function = ctypes.CDLL(None, use_errno=True).renameat2
+                function.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+                function.restype = ctypes.c_int
+            except (ImportError, OSError, AttributeError):
+                function = None
+        _renameat2.append(function)
+    function = _renameat2[0]
+    if function is None:
+        return False
+    import ctypes
+
+    if function(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE) == 0:
+        return True
+    number = ctypes.get_errno()
+    import errno
+
+    if number in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False  # kernel < 3.15 or a filesystem without RENAME_EXCHANGE: fall back
+    raise OSError(number, os.strerror(number), second)
+
+
+def _swap_in(temporary, final, old):
+    """Put the complete copy at `temporary` in place of `final` (SPEC §3: atomically).
+
+    On Linux one renameat2(RENAME_EXCHANGE) swaps both names, so `final` never stops existing for
+    a process that opens files under it lazily; the previous copy then sits at `temporary` and is
+    renamed to `old`, deleted by clean_up once no process holds it in use. Where there is no
+    exchange (macOS, glibc < 2.28, some filesystems), two renames: final -> old, temporary ->
+    final, with a window of a few microseconds in which `final` does not exist. A running process
+    keeps importing by the cache path, which after the swap names the new copy of the same build
+    (same content); files it already opened stay valid in the old one.
+    """
+    if os.path.lexists(final):
+        if _exchange(temporary, final):
+            os.rename(temporary, old)
+            return
+        os.rename(final, old)
+    os.rename(temporary, final)
 
 
 # -------------------------------------------------------------------------------------- clean-up
@@ -464,6 +560,19 @@ def clean_up(root, stem, build_id):
 
 
 def _remove_if_unused(path, root, stem, build):
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return
+    if not stat.S_ISDIR(status.st_mode):
+        # A symlink or file moved aside (_move_aside_unsafe): unlink the entry itself, never
+        # anything it points to. Anything else under a build name is not ours to touch.
+        if path.endswith(".old"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        return
     in_use = _lock_if_free(os.path.join(path, IN_USE_NAME))
     if in_use is None and os.path.exists(os.path.join(path, IN_USE_NAME)):
         return  # a live process holds it shared

@@ -117,7 +117,7 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Compres
     name: 'native',
     concurrency,
     async compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]> {
-      if (closed) throw new PyzError('INTERNAL', 'the native compression backend was used after close()');
+      if (closed) throw new PyzError('BACKEND_UNAVAILABLE', 'the native compression backend was used after close()', { value: 'native', fix: 'load a new backend with loadBackend()' });
       const libdeflateLevel = resolveLevel(level);
       if (inputs.length === 0) return [];
       const plan = planPieces(inputs);

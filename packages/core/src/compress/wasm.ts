@@ -124,7 +124,7 @@ class WasmPool implements CompressionBackend {
   }
 
   async compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]> {
-    if (this.#closed) throw new PyzError('INTERNAL', 'the wasm compression backend was used after close()');
+    if (this.#closed) throw new PyzError('BACKEND_UNAVAILABLE', 'the wasm compression backend was used after close()', { value: 'wasm', fix: 'load a new backend with loadBackend()' });
     const libdeflateLevel = resolveLevel(level);
     if (inputs.length === 0) return [];
     const plan = planPieces(inputs);
