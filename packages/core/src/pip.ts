@@ -375,17 +375,50 @@ export async function pipInstall(options: {
   /** The interpreter's identity when the caller already started asking for it. */
   identity?: Promise<PythonIdentity>;
 }): Promise<PipInstallResult> {
-  const identity = await (options.identity ?? identifyPythonAsync(options.pipPython));
-  const key = options.useCache ? pipCacheKey(options.pipArgs, options.cwd, identity) : null;
+  const identityPromise = options.identity ?? identifyPythonAsync(options.pipPython);
   const cacheRoot = path.join(options.cacheRoot ?? buildCacheRoot(), 'pip');
   const projects = localProjectsOf(options.pipArgs, options.cwd);
   const none = { overrides: new Map<string, string>(), generated: new Map<string, Buffer>() };
 
+  // Checking a cache entry (a walk of thousands of files) overlaps with asking the interpreter who
+  // it is (a process start): the entry of the identity seen last time is checked meanwhile, and
+  // its result used only if the interpreter turns out to be the same.
+  const identityCache = path.join(options.cacheRoot ?? buildCacheRoot(), 'python-identity.json');
+  const identitySlot = JSON.stringify([options.pipPython, process.env.PATH ?? '', process.env.PYENV_VERSION ?? '', process.env.VIRTUAL_ENV ?? '', options.cwd]);
+  let remembered: Record<string, PythonIdentity> = {};
+  try {
+    remembered = JSON.parse(fs.readFileSync(identityCache, 'utf8')) as Record<string, PythonIdentity>;
+  } catch {
+    // first build with this cache
+  }
+  const guess = options.useCache ? remembered[identitySlot] : undefined;
+  const inspect = async (candidate: PythonIdentity): Promise<{ key: string | null; problem: string | null; refreshed: ReturnType<typeof refreshLocalProjects> }> => {
+    const candidateKey = pipCacheKey(options.pipArgs, options.cwd, candidate);
+    if (candidateKey === null || !fs.existsSync(path.join(cacheRoot, candidateKey, 'complete'))) return { key: candidateKey, problem: 'absent', refreshed: null };
+    const problem = await checkManifest(path.join(cacheRoot, candidateKey));
+    return { key: candidateKey, problem, refreshed: problem === null ? refreshLocalProjects(path.join(cacheRoot, candidateKey), projects) : null };
+  };
+  const guessed = guess !== undefined ? await inspect(guess) : null;
+  const identity = await identityPromise;
+  const sameAsGuess = guess !== undefined && JSON.stringify(guess) === JSON.stringify(identity);
+  if (!sameAsGuess && options.useCache) {
+    try {
+      fs.mkdirSync(path.dirname(identityCache), { recursive: true, mode: 0o700 });
+      const temporary = `${identityCache}.${process.pid}.tmp`;
+      fs.writeFileSync(temporary, JSON.stringify({ ...remembered, [identitySlot]: identity }));
+      fs.renameSync(temporary, identityCache);
+    } catch {
+      // only costs the overlap next time
+    }
+  }
+  const inspected = sameAsGuess ? guessed! : options.useCache ? await inspect(identity) : null;
+  const key = options.useCache ? inspected!.key : null;
+
   if (key !== null) {
     const entry = path.join(cacheRoot, key);
-    if (fs.existsSync(path.join(entry, 'complete'))) {
-      const problem = await checkManifest(entry);
-      const refreshed = problem === null ? refreshLocalProjects(entry, projects) : null;
+    if (inspected!.problem !== 'absent') {
+      const problem = inspected!.problem;
+      const refreshed = inspected!.refreshed;
       if (refreshed !== null) {
         options.log.info(`pip: dependency cache hit (${key}), pip not run${refreshed.overrides.size > 0 ? `; ${projects.length} local project(s) taken from their sources` : ''}`);
         return { directory: path.join(entry, 'site'), ran: false, ...refreshed, dispose: async () => {} };
