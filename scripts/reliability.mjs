@@ -209,7 +209,7 @@ async function payloadOf(core, pyz) {
   return { buildId: info.environment.build_id, directoryName: `${stem}_${info.environment.build_id}`, files: info.files };
 }
 
-const EXTRACTION_ENTRIES = new Set(['site-packages', '.pyz-manifest.json', '.pyz-listing.json', '.pyz-in-use']);
+const EXTRACTION_ENTRIES = new Set(['site-packages', '.pyz-manifest.json', '.pyz-listing.json', '.pyz-files', '.pyz-in-use']);
 
 /**
  * Problems of a cache root after every process has exited: the extraction must be complete

@@ -14,6 +14,7 @@ from . import (
     IN_USE_NAME,
     LAYOUT,
     LISTING_NAME,
+    FILE_SIGNALS_NAME,
     MANIFEST_NAME,
     SITE_PACKAGES,
     FILES_KEY,
@@ -258,6 +259,10 @@ def write_manifest(extraction_dir, build_id, listing=None):
     recorded[FILES_KEY] = files
     with open(os.path.join(extraction_dir, LISTING_NAME), "w") as handle:
         handle.write(to_json(recorded))
+    # The same sizes and mtimes as lines, code files first, so a warm start can check a bounded
+    # slice of them without parsing everything (verify_files).
+    with open(os.path.join(extraction_dir, FILE_SIGNALS_NAME), "w", encoding="utf-8", newline="\n") as handle:
+        handle.write("".join("%d %d %s\n" % (size, mtime, relative) for relative, size, mtime in files))
     _write_json_atomically(
         os.path.join(extraction_dir, MANIFEST_NAME),
         {"layout": LAYOUT, "build_id": build_id, "code_directories": len(code), "directories": directories},
