@@ -5,9 +5,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './helpers/network.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildPyz } from '../src/build.js';
 
@@ -17,14 +17,6 @@ process.env.PIP_RETRIES = '0';
 const shivRoot = path.join(workspace, 'shiv-root');
 afterAll(() => rmSync(workspace, { recursive: true, force: true }));
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('a Flask app served by gunicorn from the .pyz', () => {
   const project = path.join(workspace, 'flaskapp');

@@ -5,9 +5,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './helpers/network.js';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const repository = path.resolve(__dirname, '../../..');
@@ -21,14 +21,6 @@ function quickStartCommands(): string[] {
   return [...section.matchAll(/```sh\n([^\n]+)\n```/g)].map((match) => match[1]!.trim());
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe("the README's two commands", () => {
   it('are there: one runs the main job, one runs the tests, and .ci/run runs exactly the latter', () => {

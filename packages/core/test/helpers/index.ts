@@ -9,3 +9,4 @@ export * from './temporary.js';
 export * from './bundle.js';
 export * from './verify.js';
 export * from './backends.js';
+export * from './network.js';
