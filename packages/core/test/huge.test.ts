@@ -5,11 +5,12 @@
  * every version) is large.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildPyz } from '../src/build.js';
+import { PyzError } from '../src/errors.js';
 import { readPyzInfo } from '../src/info.js';
 
 const workspace = mkdtempSync(path.join(os.tmpdir(), 'pyz-huge-'));
@@ -72,4 +73,24 @@ describe('archives that need ZIP64', () => {
     }
     rmSync(shivRoot, { recursive: true, force: true });
   }, 900_000);
+
+  it('a payload that stays ≥ 4 GiB after compression is refused (FILE_TOO_LARGE) unless the target is Python 3.13+, writing nothing', async () => {
+    const site = path.join(workspace, 'stored');
+    mkdirSync(path.join(site, 'app'), { recursive: true });
+    writeFileSync(path.join(site, 'app', '__init__.py'), '');
+    const big = path.join(site, 'app', 'big.bin');
+    const descriptor = openSync(big, 'w');
+    ftruncateSync(descriptor, 4 * 1024 ** 3 + 1024 ** 2);
+    closeSync(descriptor);
+    const output = path.join(workspace, 'stored.pyz');
+    writeFileSync(output, 'previous');
+    const error = await buildPyz({ output, sitePackages: [site], config: false, compressed: false, incremental: false }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(PyzError);
+    expect((error as PyzError).code).toBe('FILE_TOO_LARGE');
+    expect((error as PyzError).message).toContain('Python 3.13');
+    expect(readFileSync(output, 'utf8')).toBe('previous');
+    expect(readdirSync(workspace).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    rmSync(big);
+  }, 900_000);
 });
+
