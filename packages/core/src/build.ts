@@ -335,8 +335,17 @@ async function stageInputs(options: ResolvedOptions, onPipRun: () => void, ident
   return { files, pip };
 }
 
+/**
+ * What a long-lived builder keeps between builds (createBuilder). The interpreter that runs pip
+ * is asked who it is once per builder instead of once per build (a process start, ~80 ms behind
+ * a pyenv shim): a watch session does not swap Python under itself.
+ */
+export interface BuildState {
+  readonly identities: Map<string, Promise<PythonIdentity>>;
+}
+
 /** Builds a .pyz. Validates every option before any work starts. */
-export async function buildPyz(input: BuildOptions | ResolvedOptions): Promise<BuildResult> {
+export async function buildPyz(input: BuildOptions | ResolvedOptions, state?: BuildState): Promise<BuildResult> {
   const options = resolveOptions(input);
   const started = performance.now();
   const log = options.log;
@@ -344,7 +353,15 @@ export async function buildPyz(input: BuildOptions | ResolvedOptions): Promise<B
 
   // Started now, awaited when needed: asking Python who it is (a process start, ~80 ms behind a
   // pyenv shim) and loading the compression backend overlap with walking the inputs.
-  const identity = options.pipArgs.length > 0 ? identifyPythonAsync(options.pipPython) : undefined;
+  let identity = options.pipArgs.length > 0 ? state?.identities.get(options.pipPython) : undefined;
+  if (options.pipArgs.length > 0 && identity === undefined) {
+    identity = identifyPythonAsync(options.pipPython);
+    // A failed check is not remembered: the next build asks again.
+    if (state) {
+      state.identities.set(options.pipPython, identity);
+      identity.catch(() => state.identities.delete(options.pipPython));
+    }
+  }
   const backendLoading = options.level > 0 ? loadBackend(options.backend) : Promise.resolve(null);
   identity?.catch(() => {});
   backendLoading.catch(() => {});

@@ -5,7 +5,7 @@
  * The archive itself is always replaced atomically by the writer (temporary file + rename), so a
  * process starting the .pyz never sees a half-written file.
  */
-import { buildPyz, type BuildResult } from './build.js';
+import { buildPyz, type BuildResult, type BuildState } from './build.js';
 import { resolveOptions, type BuildOptions, type ResolvedOptions } from './options.js';
 
 export interface Builder {
@@ -19,13 +19,14 @@ export interface Builder {
 
 export function createBuilder(options: BuildOptions): Builder {
   const base = resolveOptions(options);
+  const state: BuildState = { identities: new Map() };
   let running: Promise<BuildResult> | null = null;
   let queued: { overrides: Partial<BuildOptions>; promise: Promise<BuildResult>; start: () => void } | null = null;
   let closed = false;
 
   const runBuild = (overrides: Partial<BuildOptions>): Promise<BuildResult> => {
     const resolved = Object.keys(overrides).length === 0 ? base : resolveOptions({ ...optionsOf(base), ...overrides } as BuildOptions);
-    return buildPyz(resolved);
+    return buildPyz(resolved, state);
   };
 
   const startNext = (): void => {
