@@ -12,7 +12,7 @@ import { PyzError } from './errors.js';
 import { compareNames, mergeFileLists, walkTree, type FileRecord } from './files.js';
 import { BOOTSTRAP_PACKAGE, ENVIRONMENT_NAME, MAIN_NAME, PAYLOAD_NAME } from './layout.js';
 import { resolveOptions, type BuildOptions, type ResolvedOptions } from './options.js';
-import { compressionIdentity, openPreviousBuild, writeBuildIndex, type IndexedEntry, type PreviousBuild } from './incremental.js';
+import { compressionIdentity, openPreviousBuild, sha256OfFile, writeBuildIndex, type IndexedEntry, type PreviousBuild } from './incremental.js';
 import { identifyPythonAsync, pipInstall, pipResultFiles, type PipInstallResult, type PythonIdentity } from './pip.js';
 import { checkTargets } from './targets.js';
 import { PYZ_VERSION, SHIV_FORMAT_VERSION } from './version.js';
@@ -453,11 +453,6 @@ export async function buildPyz(input: BuildOptions | ResolvedOptions, state?: Bu
   }
 }
 
-async function sha256OfFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) hash.update(chunk);
-  return hash.digest('hex');
-}
 
 async function checkOutputWritable(output: string): Promise<void> {
   const directory = path.dirname(output);

@@ -149,6 +149,15 @@ export async function walkTree(root: string, prefix: string = '', fileSystem: Wa
   return records;
 }
 
+/** Whether a path exists and is a directory (following links). */
+export function isDirectory(candidate: string): boolean {
+  try {
+    return nodeFs.statSync(candidate).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Byte order of UTF-8 names: the order of entries in the archive (SPEC §4). */
 export function compareNames(left: string, right: string): number {
   return Buffer.compare(Buffer.from(left, 'utf8'), Buffer.from(right, 'utf8'));

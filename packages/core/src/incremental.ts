@@ -57,7 +57,8 @@ function indexPath(output: string, cacheRoot: string): string {
   return path.join(cacheRoot, 'index', `${createHash('sha256').update(path.resolve(output)).digest('hex').slice(0, 32)}.json`);
 }
 
-async function sha256OfFile(file: string): Promise<string> {
+/** sha256 hex of a file, streamed (archives can be larger than memory). */
+export async function sha256OfFile(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) hash.update(chunk);
   return hash.digest('hex');

@@ -6,6 +6,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { IncludeMapping } from './options.js';
+import { OPTIONS_WITH_FILE, isProjectNoise } from './pip.js';
 
 function isInside(root: string, candidate: string): boolean {
   const relative = path.relative(root, candidate);
@@ -26,9 +27,6 @@ export function includeOutputDirectory(directory: string, to: string, archivePat
     .flatMap((entry) => includeOutputDirectory(entry, `${to}/${path.basename(entry)}`, archivePath));
 }
 
-/** Directories pip never reads from a local project (the same ones core's pip cache key skips). */
-const SKIPPED_DIRECTORIES = new Set(['.git', 'node_modules', '__pycache__', 'build', 'dist', '.venv', '.tox', '.mypy_cache', '.pytest_cache']);
-const OPTIONS_WITH_FILE = new Set(['-r', '--requirement', '-c', '--constraint']);
 
 function filesBelow(target: string, skip: string): string[] {
   let stat;
@@ -40,7 +38,7 @@ function filesBelow(target: string, skip: string): string[] {
   if (stat.isFile()) return [target];
   if (!stat.isDirectory() || target === skip) return [];
   return readdirSync(target)
-    .filter((name) => !SKIPPED_DIRECTORIES.has(name) && !name.endsWith('.egg-info') && !name.endsWith('.pyc'))
+    .filter((name) => !isProjectNoise(name)) // the entries the pip cache key skips too
     .flatMap((name) => filesBelow(path.join(target, name), skip));
 }
 

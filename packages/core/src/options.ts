@@ -9,6 +9,7 @@ import type { BackendName } from './compress/types.js';
 import { resolveLevel as resolveCompressionLevel } from './compress/levels.js';
 import { loadProjectConfigSync } from './config.js';
 import { PyzError } from './errors.js';
+import { isDirectory } from './files.js';
 
 /** Shebang used when `python` is not given — the same as shiv's. */
 export const DEFAULT_PYTHON = '/usr/bin/env python3';
@@ -197,13 +198,6 @@ function resolveLevel(level: number | 'max' | undefined, compressed: boolean): n
   return compressed ? resolveCompressionLevel(level) : 0;
 }
 
-function isDirectory(candidate: string): boolean {
-  try {
-    return statSync(candidate).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Validates and defaults build options. Throws a PyzError on the first bad option, before any

@@ -12,14 +12,14 @@
  * a new entry is installed into a temporary sibling and renamed into place, so a crash or a
  * concurrent build never publishes a partial tree.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import * as fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PyzError } from './errors.js';
-import { walkTree, type FileRecord } from './files.js';
+import { isDirectory, walkTree, type FileRecord } from './files.js';
 import type { Logger } from './options.js';
 
 export interface PythonIdentity {
@@ -39,21 +39,10 @@ const IDENTITY_SCRIPT = [
   "print(sysconfig.get_config_var('SOABI') or '')",
 ].join('\n');
 
-/** Asks the interpreter that will run pip who it is (one short process). */
-export function identifyPython(pipPython: string): PythonIdentity {
-  const result = spawnSync(pipPython, ['-I', '-c', IDENTITY_SCRIPT], { encoding: 'utf8' });
-  if (result.error || result.status !== 0) {
-    throw new PyzError('PYTHON_NOT_FOUND', `cannot run the Python "${pipPython}" that installs the requirements: ${result.error?.message ?? result.stderr.trim()}`, {
-      value: pipPython,
-      fix: 'install Python 3.8+ or pass pipPython / --pip-python with a working interpreter',
-      cause: result.error,
-    });
-  }
-  const [executable = '', version = '', implementation = '', platform = '', tags = ''] = result.stdout.trim().split('\n');
-  return { executable, version, implementation, platform, tags };
-}
-
-/** The same as identifyPython, without blocking: the build stages other inputs meanwhile. */
+/**
+ * Asks the interpreter that will run pip who it is (one short process), without blocking: the
+ * build stages other inputs meanwhile.
+ */
 export function identifyPythonAsync(pipPython: string): Promise<PythonIdentity> {
   return new Promise((resolve, reject) => {
     const child = spawn(pipPython, ['-I', '-c', IDENTITY_SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -79,15 +68,22 @@ export function buildCacheRoot(environment: NodeJS.ProcessEnv = process.env): st
 }
 
 const VCS_PATTERN = /^(?:-e\s+)?(?:git|hg|svn|bzr)\+|@\s*(?:git|hg|svn|bzr)\+/;
-const OPTIONS_WITH_FILE = new Set(['-r', '--requirement', '-c', '--constraint']);
+/** pip options whose value is a requirements or constraints file. */
+export const OPTIONS_WITH_FILE: ReadonlySet<string> = new Set(['-r', '--requirement', '-c', '--constraint']);
+
+const SKIPPED_PROJECT_DIRECTORIES = new Set(['.git', 'node_modules', '__pycache__', 'build', 'dist', '.venv', '.tox', '.mypy_cache', '.pytest_cache']);
+
+/** Entries of a local project that pip never reads (VCS, build output, caches, bytecode). */
+export function isProjectNoise(name: string): boolean {
+  return SKIPPED_PROJECT_DIRECTORIES.has(name) || name.endsWith('.egg-info') || name.endsWith('.pyc');
+}
 
 /** Files of a local project that pip can read, sorted, relative to its root ('/'-separated). */
 function projectFiles(root: string, relative = ''): string[] {
-  const skip = new Set(['.git', 'node_modules', '__pycache__', 'build', 'dist', '.venv', '.tox', '.mypy_cache', '.pytest_cache']);
   const files: string[] = [];
   const entries = fs.readdirSync(path.join(root, relative), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
-    if (skip.has(entry.name) || entry.name.endsWith('.egg-info') || entry.name.endsWith('.pyc')) continue;
+    if (isProjectNoise(entry.name)) continue;
     const child = relative === '' ? entry.name : `${relative}/${entry.name}`;
     if (entry.isDirectory()) files.push(...projectFiles(root, child));
     else if (entry.isFile()) files.push(child);
@@ -179,13 +175,6 @@ export function pipCacheKey(pipArgs: readonly string[], cwd: string, identity: P
   return hash.digest('hex').slice(0, 32);
 }
 
-function isDirectory(candidate: string): boolean {
-  try {
-    return fs.statSync(candidate).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 /** Local project directories named in the pip arguments (not requirement files' lines). */
 export function localProjectsOf(pipArgs: readonly string[], cwd: string): string[] {
