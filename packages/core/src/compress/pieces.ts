@@ -13,6 +13,7 @@
  * 32 KiB of history lost per MiB) plus 4-5 bytes per cut; about 0.1 % on shared libraries.
  */
 import type { CompressedBuffer } from './types.js';
+import { crc32Combine } from '../zip/crc32.js';
 
 /** Largest piece a member is cut into, in bytes. Changing it changes the compressed bytes. */
 export const PIECE_SIZE: number = 1 << 20;
@@ -74,38 +75,5 @@ export function joinPieces(
   return results;
 }
 
-// CRC-32 (ISO-HDLC) arithmetic in GF(2)[x] modulo the generator, bit-reflected as in zip:
-// bit 31 holds the coefficient of x^0 and bit 0 that of x^31.
-const REFLECTED_POLYNOMIAL = 0xedb88320;
-const X_TO_THE_0 = 0x80000000;
-
-function multiplyModPolynomial(a: number, b: number): number {
-  let product = 0;
-  for (let bit = X_TO_THE_0; bit !== 0; bit >>>= 1) {
-    if (a & bit) product ^= b;
-    b = b & 1 ? (b >>> 1) ^ REFLECTED_POLYNOMIAL : b >>> 1;
-  }
-  return product >>> 0;
-}
-
-/** x^(8 * byteCount) mod P, by square-and-multiply over the bits of byteCount. */
-function xToTheBytes(byteCount: number): number {
-  let result = X_TO_THE_0;
-  let square = X_TO_THE_0 >>> 8; // x^8
-  let remaining = byteCount;
-  while (remaining > 0) {
-    if (remaining % 2 === 1) result = multiplyModPolynomial(result, square);
-    square = multiplyModPolynomial(square, square);
-    remaining = Math.floor(remaining / 2);
-  }
-  return result;
-}
-
-/**
- * CRC-32 of A followed by B, from crc32(A), crc32(B) and B's length. With the pre- and
- * post-conditioning of zip's CRC the constant terms cancel, leaving
- * crc(A‖B) = crc(A)·x^(8·|B|) + crc(B)  (mod P).
- */
-export function crc32Combine(crcFirst: number, crcSecond: number, secondLength: number): number {
-  return (multiplyModPolynomial(xToTheBytes(secondLength), crcFirst >>> 0) ^ crcSecond) >>> 0;
-}
+/** One implementation of the CRC-32 combination, shared with the zip writer. */
+export { crc32Combine };

@@ -2,11 +2,13 @@
  * CRC-32 as zip uses it (APPNOTE 4.4.7: ISO-HDLC, reflected polynomial 0xEDB88320, initial and
  * final XOR 0xFFFFFFFF), in plain JavaScript, plus `crc32Combine`.
  *
- * The archive writer uses node:zlib's native `crc32` for bulk data; this module exists for the
- * pure-JS backend and for combining: a nested archive's CRC must cover its local headers as they
+ * The archive writer uses node:zlib's native `crc32` for bulk data, through `updateCrc32`; this
+ * module also serves the pure-JS backend and combining: a nested archive's CRC must cover its local headers as they
  * are *after* patching, so the writer computes the CRC of each header and of each data region
  * separately and joins them without reading anything back.
  */
+
+import { crc32 as zlibCrc32 } from 'node:zlib';
 
 /** APPNOTE 4.4.7: the CRC-32 polynomial, bit-reflected. */
 const POLYNOMIAL = 0xedb88320;
@@ -79,6 +81,16 @@ function shiftOperator(byteCount: number): number {
     k++;
   }
   return operator;
+}
+
+/**
+ * `zlib.crc32(data, previous)` (native speed) that also continues correctly over empty data:
+ * Node's zlib.crc32 returns 0, not `previous`, for an empty buffer without a backing store
+ * (zlib's crc32(crc, NULL, 0) "returns the required initial value"), which silently broke a
+ * running CRC whenever an empty file was added.
+ */
+export function updateCrc32(data: Uint8Array, previous: number): number {
+  return data.length === 0 ? previous >>> 0 : zlibCrc32(data, previous);
 }
 
 /**

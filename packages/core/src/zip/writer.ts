@@ -16,9 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { crc32 as zlibCrc32 } from 'node:zlib';
 import { PyzError } from '../errors.js';
-import { crc32Combine } from './crc32.js';
+import { crc32Combine, updateCrc32 } from './crc32.js';
 import { FileSink } from './file-sink.js';
 import {
   type CompressionMethod,
@@ -345,9 +344,7 @@ class ArchiveBody {
     const header = encodeLocalFileHeader(fields, fields.compressedSize >= ZIP64_LIMIT || fields.uncompressedSize >= ZIP64_LIMIT);
     await sink.write(header);
     await sink.write(entry.data);
-    // Node's zlib.crc32 returns 0, not the running value, for an empty buffer without a backing
-    // store (zlib's crc32(crc, NULL, 0) "returns the required initial value"): skip empty data.
-    if (this.#trackCrc) this.#crc = entry.data.length === 0 ? zlibCrc32(header, this.#crc) : zlibCrc32(entry.data, zlibCrc32(header, this.#crc));
+    if (this.#trackCrc) this.#crc = updateCrc32(entry.data, updateCrc32(header, this.#crc));
     this.#records.push({ ...fields, externalAttributes: externalAttributesFromMode(entry.mode), localHeaderOffset });
     this.#lastName = encodedName;
   }
@@ -393,7 +390,7 @@ class ArchiveBody {
     }
     const header = encodeLocalFileHeader(fields, pending.zip64);
     await this.#context.sink.patch(pending.headerPosition, header);
-    if (this.#trackCrc) this.#crc = crc32Combine(zlibCrc32(header, this.#crc), values.dataCrc, values.compressedSize);
+    if (this.#trackCrc) this.#crc = crc32Combine(updateCrc32(header, this.#crc), values.dataCrc, values.compressedSize);
     this.#records.push({ ...fields, externalAttributes: pending.externalAttributes, localHeaderOffset: pending.headerPosition - this.#baseOffset });
     this.#lastName = pending.encodedName;
     this.#openChild = undefined;
@@ -418,7 +415,7 @@ class ArchiveBody {
           this.#checkChild(entry, 'write');
           await context.sink.write(chunk);
           dataLength += chunk.length;
-          if (trackCrc && chunk.length > 0) dataCrc = zlibCrc32(chunk, dataCrc);
+          if (trackCrc) dataCrc = updateCrc32(chunk, dataCrc);
         }),
       end: (result) =>
         context.run('end', async () => {
@@ -477,7 +474,7 @@ class ArchiveBody {
     for (const record of this.#records) {
       const header = encodeCentralDirectoryHeader({ ...record, dosDateTime: this.#context.dosDateTime });
       await sink.write(header);
-      if (this.#trackCrc) this.#crc = zlibCrc32(header, this.#crc);
+      if (this.#trackCrc) this.#crc = updateCrc32(header, this.#crc);
     }
     const endOffset = sink.position - this.#baseOffset;
     const end = encodeEndOfArchive({
@@ -487,7 +484,7 @@ class ArchiveBody {
       zip64EndOfCentralDirectoryOffset: endOffset,
     });
     await sink.write(end);
-    if (this.#trackCrc) this.#crc = zlibCrc32(end, this.#crc);
+    if (this.#trackCrc) this.#crc = updateCrc32(end, this.#crc);
     this.#finished = true;
     return { size: sink.position - this.#baseOffset, crc32: this.#crc >>> 0, entryCount: this.#records.length };
   }
