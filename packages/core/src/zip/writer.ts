@@ -491,47 +491,61 @@ class ArchiveBody {
 }
 
 /**
+ * The entry-adding API shared by the archive and the archives nested in it: every call goes
+ * through the context's one-call-at-a-time guard, then to the zip body being written.
+ */
+abstract class EntrySink implements ZipEntrySink {
+  protected readonly context: WriterContext;
+  protected readonly body: ArchiveBody;
+
+  protected constructor(context: WriterContext, body: ArchiveBody) {
+    this.context = context;
+    this.body = body;
+  }
+
+  get entryCount(): number {
+    return this.body.entryCount;
+  }
+
+  /** Adds an entry whose bytes, CRC and sizes are already known. */
+  addEntry(entry: AddEntryOptions): Promise<void> {
+    return this.context.run('addEntry', () => this.body.addEntry(entry));
+  }
+
+  /** Starts an entry whose data is written in chunks; see `ZipEntryWriter`. */
+  startEntry(options: StartEntryOptions): Promise<ZipEntryWriter> {
+    return this.context.run('startEntry', () => this.body.startEntry(options));
+  }
+
+  /** Starts a stored entry that holds a complete zip of its own; see `NestedZipWriter`. */
+  startNestedArchive(options: StartNestedArchiveOptions): Promise<NestedZipWriter> {
+    return this.context.run('startNestedArchive', () => this.body.startNestedArchive(options));
+  }
+}
+
+/**
  * A zip being written inside an entry of another zip (the payload `_pyz_site_packages.zip`, see
  * docs/ARCHITECTURE.md). Its offsets count from its own first byte, so it is a valid zip on its
  * own; `close()` writes its central directory and completes the outer entry as stored, with the
  * CRC-32 of all inner bytes.
  */
-export class NestedZipWriter implements ZipEntrySink {
-  readonly #context: WriterContext;
-  readonly #body: ArchiveBody;
+export class NestedZipWriter extends EntrySink {
   readonly #outer: { close(): Promise<NestedArchiveResult>; discard(): Promise<void> };
 
   /** @internal created by `startNestedArchive` */
   constructor(context: WriterContext, body: ArchiveBody, outer: { close(): Promise<NestedArchiveResult>; discard(): Promise<void> }) {
-    this.#context = context;
-    this.#body = body;
+    super(context, body);
     this.#outer = outer;
-  }
-
-  get entryCount(): number {
-    return this.#body.entryCount;
-  }
-
-  addEntry(entry: AddEntryOptions): Promise<void> {
-    return this.#context.run('addEntry', () => this.#body.addEntry(entry));
-  }
-
-  startEntry(options: StartEntryOptions): Promise<ZipEntryWriter> {
-    return this.#context.run('startEntry', () => this.#body.startEntry(options));
-  }
-
-  startNestedArchive(options: StartNestedArchiveOptions): Promise<NestedZipWriter> {
-    return this.#context.run('startNestedArchive', () => this.#body.startNestedArchive(options));
   }
 
   /** Finishes the inner zip and the outer entry holding it. */
   close(): Promise<NestedArchiveResult> {
-    return this.#context.run('close', () => this.#outer.close());
+    return this.context.run('close', () => this.#outer.close());
   }
 
   /** Rewinds the file to the outer entry's local header, as if the nested archive was never started. */
   discard(): Promise<void> {
-    return this.#context.run('discard', () => this.#outer.discard());
+    return this.context.run('discard', () => this.#outer.discard());
   }
 }
 
@@ -590,18 +604,15 @@ function outputError(error: NodeJS.ErrnoException, targetPath: string): PyzError
  * renames over the target. Until then, and after `abort()` or any failure, the target is
  * untouched and the temporary file is removed.
  */
-export class ZipWriter implements ZipEntrySink {
-  readonly #context: WriterContext;
-  readonly #body: ArchiveBody;
+export class ZipWriter extends EntrySink {
   readonly #handle: FileHandle;
   readonly #targetPath: string;
   readonly #temporaryPath: string;
   readonly #mode: number;
 
   private constructor(handle: FileHandle, context: WriterContext, targetPath: string, temporaryPath: string, mode: number) {
+    super(context, new ArchiveBody(context, 0, false));
     this.#handle = handle;
-    this.#context = context;
-    this.#body = new ArchiveBody(context, 0, false);
     this.#targetPath = targetPath;
     this.#temporaryPath = temporaryPath;
     this.#mode = mode;
@@ -644,40 +655,21 @@ export class ZipWriter implements ZipEntrySink {
     return this.#temporaryPath;
   }
 
-  get entryCount(): number {
-    return this.#body.entryCount;
-  }
-
-  /** Adds an entry whose bytes, CRC and sizes are already known. */
-  addEntry(entry: AddEntryOptions): Promise<void> {
-    return this.#context.run('addEntry', () => this.#body.addEntry(entry));
-  }
-
-  /** Starts an entry whose data is written in chunks; see `ZipEntryWriter`. */
-  startEntry(options: StartEntryOptions): Promise<ZipEntryWriter> {
-    return this.#context.run('startEntry', () => this.#body.startEntry(options));
-  }
-
-  /** Starts a stored entry that holds a complete zip of its own; see `NestedZipWriter`. */
-  startNestedArchive(options: StartNestedArchiveOptions): Promise<NestedZipWriter> {
-    return this.#context.run('startNestedArchive', () => this.#body.startNestedArchive(options));
-  }
-
   /**
    * Writes the central directory, flushes and fsyncs the temporary file, applies the mode and
    * renames it over the target.
    */
   async commit(): Promise<CommittedArchive> {
-    const size = await this.#context.run('commit', async () => {
-      await this.#body.finish();
-      const size = await this.#context.sink.finish();
+    const size = await this.context.run('commit', async () => {
+      await this.body.finish();
+      const size = await this.context.sink.finish();
       await this.#handle.chmod(this.#mode);
-      this.#context.state = 'committing';
+      this.context.state = 'committing';
       await this.#handle.close();
       try {
         await rename(this.#temporaryPath, this.#targetPath);
       } catch (error) {
-        this.#context.state = 'failed';
+        this.context.state = 'failed';
         await this.#removeTemporaryFile();
         throw outputError(error as NodeJS.ErrnoException, this.#targetPath);
       }
@@ -687,14 +679,14 @@ export class ZipWriter implements ZipEntrySink {
       await directory?.close();
       return size;
     });
-    this.#context.state = 'committed';
+    this.context.state = 'committed';
     return { path: this.#targetPath, size };
   }
 
   /** Discards everything written: removes the temporary file; the target is untouched. Idempotent. */
   async abort(): Promise<void> {
-    if (this.#context.state === 'committed' || this.#context.state === 'aborted') return;
-    this.#context.state = 'aborted';
+    if (this.context.state === 'committed' || this.context.state === 'aborted') return;
+    this.context.state = 'aborted';
     await this.#removeTemporaryFile();
   }
 
