@@ -103,8 +103,3 @@ export function loadProjectConfigSync(directory: string): Partial<BuildOptions> 
   }
   return options as Partial<BuildOptions>;
 }
-
-/** Async convenience wrapper for the CLI. */
-export async function loadProjectConfig(directory: string): Promise<Partial<BuildOptions>> {
-  return loadProjectConfigSync(directory);
-}
