@@ -105,11 +105,7 @@ function readWhole(record: FileRecord): Buffer {
   try {
     return fs.readFileSync(record.sourcePath);
   } catch (error) {
-    throw new PyzError('FILE_UNREADABLE', `cannot read "${record.sourcePath}": ${(error as Error).message}`, {
-      value: record.sourcePath,
-      fix: 'make the file readable (chmod u+r) or remove it from the input',
-      cause: error,
-    });
+    throw unreadable(record.sourcePath, (error as Error).message, error);
   }
 }
 
@@ -174,11 +170,57 @@ async function writeLargeFile(sink: ZipEntrySink, record: FileRecord, level: num
   return { method: 8, crc32: checksum, compressedSize };
 }
 
+/** A read failure, reported like every other unreadable input. */
+function unreadable(sourcePath: string, reason: string, cause?: unknown): PyzError {
+  return new PyzError('FILE_UNREADABLE', `cannot read "${sourcePath}": ${reason}`, {
+    value: sourcePath,
+    fix: 'make the file readable (chmod u+r) or remove it from the input',
+    cause,
+  });
+}
+
+/** Compresses files the main thread already read and hashed. */
+async function compressRead(records: FileRecord[], contents: Buffer[], digests: string[], backend: CompressionBackend | null, level: number): Promise<CompressedFile[]> {
+  const results = await compressBatchOf(records, contents, backend, level);
+  return results.map((result, position) => ({ ...result, digest: digests[position] }));
+}
+
+/** Reads and hashes one file on the main thread (the path for files a backend does not take). */
+function readAndHash(record: FileRecord): { record: FileRecord; content: Buffer; digest: string } {
+  const content = readWhole(record);
+  const digest = createHash('sha256').update(content).digest('hex');
+  // A file that changed size while we built is packed as read; its index entry won't match next time.
+  const exact = content.length === record.size ? record : { ...record, size: content.length, mtimeMs: undefined };
+  return { record: exact, content, digest };
+}
+
+/**
+ * Hands whole files to the backend (read, hashed and deflated off the main thread). A file that
+ * grew past the backend's limit since it was listed goes the main-thread way instead.
+ */
+async function compressByPath(records: FileRecord[], backend: CompressionBackend, level: number): Promise<CompressedFile[]> {
+  const results = await backend.compressFiles!(records.map((record) => ({ path: record.sourcePath, size: record.size })), level);
+  const compressed: CompressedFile[] = [];
+  for (const [position, result] of results.entries()) {
+    const record = records[position]!;
+    if (result.kind === 'failed') throw unreadable(record.sourcePath, result.message);
+    if (result.kind === 'oversize') {
+      const read = readAndHash(record);
+      compressed.push(...(await compressRead([read.record], [read.content], [read.digest], backend, level)));
+      continue;
+    }
+    const exact = result.size === record.size ? record : { ...record, size: result.size, mtimeMs: undefined };
+    compressed.push({ record: exact, method: result.kind === 'stored' ? 0 : 8, crc32: result.crc32, data: result.data, digest: Buffer.from(result.sha256).toString('hex') });
+  }
+  return compressed;
+}
+
 /**
  * Streams the payload files into `sink` in sorted order: reads are prefetched, compression runs
  * in parallel batches on the backend, writes happen in order. The build id is sha256 over, for
  * each file in path order, its UTF-8 path, a NUL and the sha256 of its bytes — so a digest kept
  * from the previous build (incremental rebuilds) gives the same id as reading the bytes again.
+ * Digests arrive with the compressed results, so the id is folded in as entries are written.
  */
 async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], backend: CompressionBackend | null, options: ResolvedOptions, previous: PreviousBuild | null): Promise<PayloadSummary> {
   const build = createHash('sha256');
@@ -187,19 +229,21 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
   let bytes = 0;
   const started = performance.now();
   const progress = { filesDone: 0, filesTotal: files.length, bytesDone: 0, bytesTotal: files.reduce((sum, file) => sum + file.size, 0), elapsedMs: 0 };
-  const report = (record: FileRecord): void => {
+  const pending: { promise: Promise<CompressedFile[]>; bytes: number }[] = [];
+  let inFlight = 0;
+
+  /** Everything that happens to a file once its bytes are final, in path order. */
+  const account = (record: FileRecord, digest: string, method: 0 | 8, checksum: number, compressedSize: number): void => {
+    build.update(Buffer.from(record.relativePath, 'utf8')).update(Buffer.of(0)).update(Buffer.from(digest, 'hex'));
+    bytes += record.size;
+    if (options.noModify) hashes[record.relativePath] = digest;
+    if (record.mtimeMs !== undefined) {
+      index[record.relativePath] = { size: record.size, mtimeMs: record.mtimeMs, ctimeMs: record.ctimeMs!, ino: record.ino!, mode: record.mode, sha256: digest, method, crc32: checksum, compressedSize };
+    }
     progress.filesDone++;
     progress.bytesDone += record.size;
     progress.elapsedMs = performance.now() - started;
     options.onProgress?.(progress);
-  };
-  const pending: { promise: Promise<CompressedFile[]>; bytes: number }[] = [];
-  let inFlight = 0;
-
-  const remember = (record: FileRecord, digest: string, method: 0 | 8, checksum: number, compressedSize: number): void => {
-    if (options.noModify) hashes[record.relativePath] = digest;
-    if (record.mtimeMs === undefined) return;
-    index[record.relativePath] = { size: record.size, mtimeMs: record.mtimeMs, ctimeMs: record.ctimeMs!, ino: record.ino!, mode: record.mode, sha256: digest, method, crc32: checksum, compressedSize };
   };
 
   const drainOne = async (): Promise<void> => {
@@ -207,63 +251,62 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
     const results = await head.promise;
     for (const result of results) {
       await sink.addEntry({ name: result.record.relativePath, mode: entryModeOf(result.record), method: result.method, crc32: result.crc32, uncompressedSize: result.record.size, data: result.data });
-      remember(result.record, result.digest!, result.method, result.crc32, result.data.length);
-      report(result.record);
+      account(result.record, result.digest!, result.method, result.crc32, result.data.length);
     }
     inFlight -= head.bytes;
   };
+  const enqueue = (promise: Promise<CompressedFile[]>, size: number): void => {
+    // Not awaited until its turn: a failure must not surface as an unhandled rejection first.
+    promise.catch(() => {});
+    pending.push({ promise, bytes: size });
+    inFlight += size;
+  };
 
+  // One batch at a time, of one kind: files the main thread reads (`read`) or paths the backend
+  // reads itself (`paths`). Switching kinds flushes, so entries stay in path order.
   let batch: FileRecord[] = [];
+  let batchKind: 'read' | 'paths' = 'read';
   let batchContents: Buffer[] = [];
   let batchDigests: string[] = [];
   let batchBytes = 0;
   const flush = (): void => {
     if (batch.length === 0) return;
-    const digests = batchDigests;
-    pending.push({ promise: compressBatchOf(batch, batchContents, backend, options.level).then((results) => results.map((result, position) => ({ ...result, digest: digests[position] }))), bytes: batchBytes });
-    inFlight += batchBytes;
+    enqueue(batchKind === 'paths' ? compressByPath(batch, backend!, options.level) : compressRead(batch, batchContents, batchDigests, backend, options.level), batchBytes);
     batch = [];
     batchContents = [];
     batchDigests = [];
     batchBytes = 0;
   };
+  const fileLimit = backend?.compressFiles !== undefined ? (backend.fileLimit ?? 0) : -1;
 
   for (const record of files) {
-    const nameBytes = Buffer.from(record.relativePath, 'utf8');
     const knownDigest = previous?.digestOf(record);
     const reusable = knownDigest === undefined ? undefined : await previous!.rawEntryOf(record);
     if (knownDigest !== undefined && reusable !== undefined) {
       // Unchanged since the last build: copy its compressed bytes, don't even read the file.
       flush(); // files before it are still batched; writes must stay in path order
-      build.update(nameBytes).update(Buffer.of(0)).update(Buffer.from(knownDigest, 'hex'));
-      bytes += record.size;
-      pending.push({ promise: Promise.resolve([{ record, method: reusable.method, crc32: reusable.crc32, data: reusable.data, digest: knownDigest }]), bytes: reusable.data.length });
-      inFlight += reusable.data.length;
-      while (inFlight >= MAX_IN_FLIGHT_BYTES) await drainOne();
-      continue;
-    }
-    if (record.size >= STREAMING_THRESHOLD_BYTES) {
+      enqueue(Promise.resolve([{ record, method: reusable.method, crc32: reusable.crc32, data: reusable.data, digest: knownDigest }]), reusable.data.length);
+    } else if (record.size >= STREAMING_THRESHOLD_BYTES) {
       flush();
       while (pending.length > 0) await drainOne();
       const fileHash = createHash('sha256');
       const written = await writeLargeFile(sink, record, options.level, fileHash);
-      const digest = fileHash.digest();
-      build.update(nameBytes).update(Buffer.of(0)).update(digest);
-      remember(record, digest.toString('hex'), written.method, written.crc32, written.compressedSize);
-      report(record);
-      bytes += record.size;
+      account(record, fileHash.digest('hex'), written.method, written.crc32, written.compressedSize);
       continue;
+    } else if (record.content === undefined && record.size <= fileLimit) {
+      if (batchKind !== 'paths') flush();
+      batchKind = 'paths';
+      batch.push(record);
+      batchBytes += record.size;
+    } else {
+      if (batchKind !== 'read') flush();
+      batchKind = 'read';
+      const read = readAndHash(record);
+      batch.push(read.record);
+      batchContents.push(read.content);
+      batchDigests.push(read.digest);
+      batchBytes += read.content.length;
     }
-    const content = readWhole(record);
-    const digest = createHash('sha256').update(content).digest();
-    build.update(nameBytes).update(Buffer.of(0)).update(digest);
-    bytes += content.length;
-    // A file that changed size while we built is packed as read; its index entry won't match next time.
-    const exact = content.length === record.size ? record : { ...record, size: content.length, mtimeMs: undefined };
-    batch.push(exact);
-    batchContents.push(content);
-    batchDigests.push(digest.toString('hex'));
-    batchBytes += content.length;
     if (batchBytes >= BATCH_BYTES || batch.length >= BATCH_FILES) flush();
     while (inFlight >= MAX_IN_FLIGHT_BYTES) await drainOne();
   }

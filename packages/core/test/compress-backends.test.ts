@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PyzError } from '../src/errors.js';
+import { PIECE_SIZE } from '../src/compress/pieces.js';
 import type { CompressionBackend } from '../src/compress/types.js';
 import { BACKEND_FACTORIES, bundleForNode, inflateCheck, makeTemporaryDirectory } from './helpers/index.js';
 
@@ -82,6 +83,52 @@ describe.each(BACKEND_FACTORIES)('compression backend $name', (factory) => {
     const batches = [sampleInputs(), [Buffer.from('second batch')], sampleInputs().reverse()];
     const results = await Promise.all(batches.map((batch) => backend.compressBatch(batch, 6)));
     results.forEach((batchResults, batchIndex) => batchResults.forEach((result, index) => inflateCheck(result.compressed, batches[batchIndex]![index])));
+  });
+
+  it('reads, hashes and compresses files by path exactly as compressBatch compresses their bytes', async (context) => {
+    if (backend.compressFiles === undefined) {
+      // Only the pure-JS backend runs everything on the main thread; the others must offer paths.
+      expect(factory.name).toBe('js');
+      return;
+    }
+    const directory = await makeTemporaryDirectory('pyz-compress-files-');
+    context.onTestFinished(() => directory.remove());
+    const contents = [...sampleInputs(), pseudoRandomText(2 * PIECE_SIZE + 17), randomBytes(PIECE_SIZE + 1)];
+    const paths = await Promise.all(contents.map(async (content, index) => {
+      const file = directory.join(`file-${index}.bin`);
+      await writeFile(file, content);
+      return file;
+    }));
+    const missing = directory.join('missing.bin');
+    const files = [...paths, missing].map((path, index) => ({ path, size: contents[index]?.length ?? 0 }));
+    const results = await backend.compressFiles(files, 6);
+    expect(results).toHaveLength(files.length);
+    const limit = backend.fileLimit ?? 0;
+    const byBuffer = await backend.compressBatch(contents, 6);
+    contents.forEach((content, index) => {
+      const result = results[index]!;
+      if (content.length > limit) {
+        expect(result).toEqual({ kind: 'oversize', size: content.length });
+        return;
+      }
+      if (result.kind !== 'deflated' && result.kind !== 'stored') throw new Error(`file ${index}: ${result.kind}`);
+      expect(result.size).toBe(content.length);
+      expect(result.crc32).toBe(crc32(content));
+      expect(Buffer.from(result.sha256).toString('hex')).toBe(createHash('sha256').update(content).digest('hex'));
+      // SPEC §4: stored exactly when deflate does not shrink it; otherwise the same stream as compressBatch.
+      const deflated = byBuffer[index]!.compressed;
+      if (deflated.length >= content.length) {
+        expect(result.kind).toBe('stored');
+        expect(Buffer.from(result.data).equals(content)).toBe(true);
+      } else {
+        expect(result.kind).toBe('deflated');
+        expect(Buffer.from(result.data).equals(deflated)).toBe(true);
+        inflateCheck(result.data, content);
+      }
+    });
+    const failure = results.at(-1)!;
+    expect(failure.kind).toBe('failed');
+    expect(failure.kind === 'failed' && failure.message).toMatch(/no such file|ENOENT/i);
   });
 
   it('refuses to work after close()', async () => {

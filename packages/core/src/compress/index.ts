@@ -12,7 +12,7 @@ import type { BackendName, CompressionBackend } from './types.js';
 import { createWasmBackend } from './wasm.js';
 import { createZlibBackend } from './zlib-pool.js';
 
-export type { BackendName, CompressedBuffer, CompressionBackend } from './types.js';
+export type { BackendName, CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 export { DEFAULT_LEVEL, MAX_LEVEL, MAX_ZLIB_LEVEL, resolveLevel, zlibLevel } from './levels.js';
 export type { CompressionLevel } from './levels.js';
 export { PIECE_SIZE, crc32Combine } from './pieces.js';

@@ -1,7 +1,9 @@
 /**
  * The `native` backend: libdeflate in a Node-API addon (native/, Rust without crates, linked with
- * Debian's libdeflate.a). A batch runs as Node-API async work fanned out to one native thread per
- * core, so the event loop is never blocked; big members are cut into pieces (see pieces.ts).
+ * Debian's libdeflate.a). Work runs on the addon's pool of one native thread per core, so the event
+ * loop is never blocked; big members are cut into pieces (see pieces.ts). Small files can be handed
+ * over as paths (`compressFiles`): the addon reads, hashes and deflates them on its threads, which
+ * leaves the main thread only the archive writing.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -9,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 
 import { PyzError } from '../errors.js';
 import { resolveLevel } from './levels.js';
-import { joinPieces, planPieces, type PiecePlan } from './pieces.js';
-import type { CompressedBuffer, CompressionBackend } from './types.js';
+import { joinPieces, PIECE_SIZE, planPieces } from './pieces.js';
+import { decodeFileResults, DIGEST_LENGTH, FILE_META_STRIDE, type FileTask } from './file-tasks.js';
+import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 
 export interface NativeBackendOptions {
   /**
@@ -27,14 +30,25 @@ export interface NativeBackendOptions {
 
 /** What native/src/lib.rs exports. */
 interface NativeAddon {
-  deflatePieces(
-    inputs: readonly Uint8Array[],
+  deflate(
+    sources: readonly (Uint8Array | string)[],
     endsStream: Uint8Array,
     level: number,
     threads: number,
-    crcOut: Uint32Array,
-  ): Promise<Uint8Array[]>;
+    pieceSize: number,
+    fileLimit: number,
+    meta: Float64Array,
+    digests: Uint8Array,
+  ): Promise<[output: Uint8Array, errors: (string | undefined)[] | undefined]>;
+  /** False where Node does not export OpenSSL's SHA256 (the addon then takes no file paths). */
+  readonly fileTasks: boolean;
 }
+
+/**
+ * Largest file the addon reads into memory for `compressFiles` (bigger ones come back
+ * `oversize`): the size above which the builder streams a file instead of reading it whole.
+ */
+export const NATIVE_FILE_LIMIT: number = 64 * 1024 * 1024;
 
 /** napi-rs's platform suffix: linux-x64-gnu, linux-x64-musl, darwin-arm64, win32-x64-msvc, … */
 export function nativePlatformSuffix(): string {
@@ -66,76 +80,54 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Compres
   } catch (error) {
     throw new Error(`native addon ${addonPath} cannot be loaded: ${(error as Error).message}`, { cause: error });
   }
-  if (typeof addon.deflatePieces !== 'function') {
-    throw new Error(`native addon ${addonPath} does not export deflatePieces(); rebuild it with npm run build -w native`);
+  if (typeof addon.deflate !== 'function') {
+    throw new Error(`native addon ${addonPath} does not export deflate(); rebuild it with npm run build -w native`);
   }
-  // One addon call at a time: each holds a libuv pool thread (which file reads also need) for its
-  // duration, and already uses every core. Batches that arrive meanwhile, at the same level, are
-  // merged into the next call, so a batch's tail (one big piece) overlaps the next batch's work.
+  // Every call goes straight to the addon: its persistent threads take single sources from one
+  // FIFO queue, so calls overlap and a call's last (big) piece never leaves a core idle.
   let closed = false;
-  let running = false;
-  const queue: QueuedBatch[] = [];
-  const pump = (): void => {
-    if (running || queue.length === 0) return;
-    const level = queue[0]!.level;
-    const round = queue.filter((batch) => batch.level === level);
-    queue.splice(0, queue.length, ...queue.filter((batch) => batch.level !== level));
-    const pieces = round.flatMap((batch) => batch.plan.pieces);
-    const endsStream = new Uint8Array(pieces.length);
-    let offset = 0;
-    for (const batch of round) {
-      endsStream.set(batch.plan.endsStream, offset);
-      offset += batch.plan.pieces.length;
-    }
-    const crcs = new Uint32Array(pieces.length);
-    running = true;
-    Promise.resolve()
-      .then(() => addon.deflatePieces(pieces, endsStream, level, concurrency, crcs))
-      .then(
-        (compressed) => {
-          let first = 0;
-          for (const batch of round) {
-            const count = batch.plan.pieces.length;
-            try {
-              batch.resolve(joinPieces(batch.plan, compressed.slice(first, first + count), crcs.subarray(first, first + count)));
-            } catch (error) {
-              batch.reject(error);
-            }
-            first += count;
-          }
-        },
-        (error: unknown) => {
-          for (const batch of round) batch.reject(error);
-        },
-      )
-      .finally(() => {
-        running = false;
-        pump();
-      });
+  const run = async (sources: readonly (Uint8Array | string)[], endsStream: Uint8Array, level: number) => {
+    const meta = new Float64Array(sources.length * FILE_META_STRIDE);
+    const digests = new Uint8Array(sources.length * DIGEST_LENGTH);
+    const [output, errors] = await addon.deflate(sources, endsStream, level, concurrency, PIECE_SIZE, NATIVE_FILE_LIMIT, meta, digests);
+    return { output, errors, meta, digests };
   };
-  return {
+  const refuseIfClosed = (): void => {
+    if (closed) throw new PyzError('BACKEND_UNAVAILABLE', 'the native compression backend was used after close()', { value: 'native', fix: 'load a new backend with loadBackend()' });
+  };
+  const backend: CompressionBackend = {
     name: 'native',
     concurrency,
     async compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]> {
-      if (closed) throw new PyzError('BACKEND_UNAVAILABLE', 'the native compression backend was used after close()', { value: 'native', fix: 'load a new backend with loadBackend()' });
+      refuseIfClosed();
       const libdeflateLevel = resolveLevel(level);
       if (inputs.length === 0) return [];
       const plan = planPieces(inputs);
-      return new Promise<CompressedBuffer[]>((resolve, reject) => {
-        queue.push({ plan, level: libdeflateLevel, resolve, reject });
-        pump();
-      });
+      const { output, meta } = await run(plan.pieces, plan.endsStream, libdeflateLevel);
+      const compressed: Uint8Array[] = [];
+      const crcs = new Uint32Array(plan.pieces.length);
+      for (let piece = 0; piece < plan.pieces.length; piece++) {
+        const offset = meta[piece * FILE_META_STRIDE]!;
+        compressed.push(output.subarray(offset, offset + meta[piece * FILE_META_STRIDE + 1]!));
+        crcs[piece] = meta[piece * FILE_META_STRIDE + 2]!;
+      }
+      return joinPieces(plan, compressed, crcs);
     },
     async close(): Promise<void> {
-      // Threads live only for the duration of an addon call; nothing stays allocated between calls.
+      // The threads idle between calls and hold nothing that belongs to this backend.
       closed = true;
     },
   };
-}
-
-interface QueuedBatch {
-  readonly plan: PiecePlan;
-  readonly level: number;
-  resolve(results: CompressedBuffer[]): void;
-  reject(error: unknown): void;
+  if (!addon.fileTasks) return backend;
+  return {
+    ...backend,
+    fileLimit: NATIVE_FILE_LIMIT,
+    async compressFiles(files: readonly FileTask[], level: number): Promise<CompressedFileResult[]> {
+      refuseIfClosed();
+      const libdeflateLevel = resolveLevel(level);
+      if (files.length === 0) return [];
+      const { output, errors, meta, digests } = await run(files.map((file) => file.path), new Uint8Array(files.length).fill(1), libdeflateLevel);
+      return decodeFileResults(files.length, output, meta, digests, errors);
+    },
+  };
 }

@@ -6,6 +6,8 @@
  * compiled to WebAssembly, worker_threads), `zlib` (node:zlib in a worker_threads pool) and `js`
  * (fflate's deflateSync, pure JS; never fflate's streaming Zip, which corrupts some entries).
  */
+import type { FileTask } from './file-tasks.js';
+
 export type BackendName = 'native' | 'wasm' | 'zlib' | 'js';
 
 export interface CompressedBuffer {
@@ -24,6 +26,32 @@ export interface CompressionBackend {
    * Resolves in input order. Must not block the event loop for long.
    */
   compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]>;
+  /**
+   * Optional: reads, hashes (SHA-256) and deflates whole files off the main thread, for files of
+   * at most {@link CompressionBackend.fileLimit} bytes. Resolves in input order. The bytes must
+   * equal what `compressBatch` gives for the same content (files over the limit come back
+   * `oversize`, and the caller sends them through `compressBatch`, cut into pieces).
+   */
+  compressFiles?(files: readonly FileTask[], level: number): Promise<CompressedFileResult[]>;
+  /** Largest file `compressFiles` takes, in bytes. */
+  readonly fileLimit?: number;
   /** Releases threads and memory; the backend is unusable afterwards. */
   close(): Promise<void>;
 }
+
+/** What `compressFiles` learned about one file. */
+export type CompressedFileResult =
+  | {
+      /** `deflated`: `data` is a raw deflate stream; `stored`: deflate did not shrink it, `data` is the file. */
+      readonly kind: 'deflated' | 'stored';
+      readonly data: Uint8Array;
+      readonly crc32: number;
+      /** Bytes read (the file may have changed since it was listed). */
+      readonly size: number;
+      /** SHA-256 of the bytes read. */
+      readonly sha256: Uint8Array;
+    }
+  /** The file has grown past `fileLimit` since it was listed. */
+  | { readonly kind: 'oversize'; readonly size: number }
+  /** The file could not be read; `message` is the operating system's reason. */
+  | { readonly kind: 'failed'; readonly message: string };

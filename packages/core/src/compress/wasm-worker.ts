@@ -7,11 +7,17 @@
  * The worker posts `{ ready: true }` after instantiating, or `{ fatal: message }`.
  * Request: `{ id, level, input: Uint8Array (own buffer, transferred), endsStream: boolean }`.
  * Reply: `{ id, compressed: Uint8Array (transferred), crc32 }` or `{ id, error: message }`.
+ * Or a batch of whole files (file-tasks.ts), read and hashed here so the main thread does not:
+ * request `{ id, level, paths: string[], fileLimit }`, reply `{ id, files: { output, meta,
+ * digests, errors } }` (buffers transferred).
  * Input and output areas in linear memory are kept and only grown, so a long build does not
  * allocate per member; pieces are at most PIECE_SIZE, which bounds the memory of a worker.
  */
+import { READ_FILES_WORKER_SOURCE } from './file-tasks.js';
+
 export const WASM_WORKER_SOURCE: string = String.raw`
 'use strict';
+${READ_FILES_WORKER_SOURCE}
 const { parentPort, workerData } = require('node:worker_threads');
 let exports_;
 try {
@@ -32,18 +38,25 @@ function reserve(area, size) {
   }
   return area.pointer;
 }
+function deflate(input, level, endsStream) {
+  const bound = exports_.pyz_deflate_bound(input.length) >>> 0;
+  const inputPointer = reserve(areas.input, input.length);
+  const outputPointer = reserve(areas.output, bound);
+  // Read memory.buffer only after every allocation: growing memory detaches the old buffer.
+  new Uint8Array(exports_.memory.buffer, inputPointer, input.length).set(input);
+  const length = exports_.pyz_deflate_piece(level, inputPointer, input.length, outputPointer, bound, endsStream ? 1 : 0) >>> 0;
+  if (length === 0) throw new Error('libdeflate failed on a ' + input.length + '-byte piece at level ' + level);
+  const crc32 = exports_.pyz_crc32(0, inputPointer, input.length) >>> 0;
+  return { compressed: new Uint8Array(exports_.memory.buffer, outputPointer, length).slice(), crc32 };
+}
 parentPort.on('message', (task) => {
   try {
-    const input = task.input;
-    const bound = exports_.pyz_deflate_bound(input.length) >>> 0;
-    const inputPointer = reserve(areas.input, input.length);
-    const outputPointer = reserve(areas.output, bound);
-    // Read memory.buffer only after every allocation: growing memory detaches the old buffer.
-    new Uint8Array(exports_.memory.buffer, inputPointer, input.length).set(input);
-    const length = exports_.pyz_deflate_piece(task.level, inputPointer, input.length, outputPointer, bound, task.endsStream ? 1 : 0) >>> 0;
-    if (length === 0) throw new Error('libdeflate failed on a ' + input.length + '-byte piece at level ' + task.level);
-    const crc32 = exports_.pyz_crc32(0, inputPointer, input.length) >>> 0;
-    const compressed = new Uint8Array(exports_.memory.buffer, outputPointer, length).slice();
+    if (task.paths !== undefined) {
+      const files = readFiles(task.paths, task.fileLimit, (content) => deflate(content, task.level, true));
+      parentPort.postMessage({ id: task.id, files }, [files.output, files.meta.buffer, files.digests.buffer]);
+      return;
+    }
+    const { compressed, crc32 } = deflate(task.input, task.level, task.endsStream);
     parentPort.postMessage({ id: task.id, compressed, crc32 }, [compressed.buffer]);
   } catch (error) {
     parentPort.postMessage({ id: task.id, error: String((error && error.stack) || error) });

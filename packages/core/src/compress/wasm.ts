@@ -12,8 +12,9 @@ import { Worker } from 'node:worker_threads';
 
 import { PyzError } from '../errors.js';
 import { resolveLevel } from './levels.js';
-import { joinPieces, planPieces } from './pieces.js';
-import type { CompressedBuffer, CompressionBackend } from './types.js';
+import { decodeFileResults, sliceByWeight, type FileTask } from './file-tasks.js';
+import { joinPieces, PIECE_SIZE, planPieces } from './pieces.js';
+import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 import { WASM_WORKER_SOURCE } from './wasm-worker.js';
 
 export interface WasmBackendOptions {
@@ -48,14 +49,25 @@ export function defaultWasmPath(): string {
   return fileURLToPath(new URL('../../../../native/build/pyz-deflate.wasm', import.meta.url));
 }
 
-interface Task {
+/** What a worker sends back for a batch of files (see file-tasks.ts). */
+interface FilesReply {
+  readonly output: ArrayBuffer;
+  readonly meta: Float64Array;
+  readonly digests: Uint8Array;
+  readonly errors?: string[];
+}
+
+/** One message to a worker: a piece of a member, or a batch of whole files. */
+type Task = {
   readonly id: number;
   readonly level: number;
-  readonly input: Uint8Array;
-  readonly endsStream: boolean;
-  resolve(result: { compressed: Uint8Array; crc32: number }): void;
+  /** Bytes of work, for largest-first scheduling. */
+  readonly weight: number;
   reject(error: Error): void;
-}
+} & (
+  | { readonly input: Uint8Array; readonly endsStream: boolean; resolve(result: { compressed: Uint8Array; crc32: number }): void }
+  | { readonly paths: string[]; resolve(result: FilesReply): void }
+);
 
 interface Slot {
   worker: Worker;
@@ -66,6 +78,7 @@ type WorkerReply =
   | { ready: true }
   | { fatal: string }
   | { id: number; compressed: Uint8Array; crc32: number }
+  | { id: number; files: FilesReply }
   | { id: number; error: string };
 
 /** Compiles the module and starts the workers; throws (the loader chains it) if either fails. */
@@ -131,10 +144,10 @@ class WasmPool implements CompressionBackend {
     const results = plan.pieces.map(
       (piece, index) =>
         new Promise<{ compressed: Uint8Array; crc32: number }>((resolve, reject) => {
-          this.#waiting.push({ id: this.#nextTaskId++, level: libdeflateLevel, input: piece, endsStream: plan.endsStream[index] === 1, resolve, reject });
+          this.#waiting.push({ id: this.#nextTaskId++, level: libdeflateLevel, weight: piece.length, input: piece, endsStream: plan.endsStream[index] === 1, resolve, reject });
         }),
     );
-    this.#waiting.sort((a, b) => a.input.length - b.input.length);
+    this.#waiting.sort((a, b) => a.weight - b.weight);
     this.#dispatch();
     const done = await Promise.all(results);
     return joinPieces(
@@ -142,6 +155,31 @@ class WasmPool implements CompressionBackend {
       done.map((result) => result.compressed),
       done.map((result) => result.crc32),
     );
+  }
+
+  /**
+   * Files up to one piece are read, hashed and deflated by the workers (bigger ones come back
+   * `oversize`, and the caller cuts them into pieces through compressBatch). A batch is split
+   * into one slice per worker, so the main thread posts a handful of messages, not one per file.
+   */
+  readonly fileLimit: number = PIECE_SIZE;
+
+  async compressFiles(files: readonly FileTask[], level: number): Promise<CompressedFileResult[]> {
+    if (this.#closed) throw new PyzError('BACKEND_UNAVAILABLE', 'the wasm compression backend was used after close()', { value: 'wasm', fix: 'load a new backend with loadBackend()' });
+    const libdeflateLevel = resolveLevel(level);
+    if (files.length === 0) return [];
+    const slices = sliceByWeight(files, this.concurrency);
+    const replies = slices.map(
+      (slice) =>
+        new Promise<FilesReply>((resolve, reject) => {
+          const weight = slice.reduce((sum, file) => sum + file.size, 0);
+          this.#waiting.push({ id: this.#nextTaskId++, level: libdeflateLevel, weight, paths: slice.map((file) => file.path), resolve, reject });
+        }),
+    );
+    this.#waiting.sort((a, b) => a.weight - b.weight);
+    this.#dispatch();
+    const done = await Promise.all(replies);
+    return done.flatMap((reply, index) => decodeFileResults(slices[index]!.length, new Uint8Array(reply.output), reply.meta, reply.digests, reply.errors));
   }
 
   async close(): Promise<void> {
@@ -176,7 +214,9 @@ class WasmPool implements CompressionBackend {
         worker.unref();
         if (task !== undefined && task.id === reply.id) {
           if ('error' in reply) task.reject(new Error(`WASM compression failed: ${reply.error}`));
-          else task.resolve({ compressed: reply.compressed, crc32: reply.crc32 });
+          else if ('files' in reply && 'paths' in task) task.resolve(reply.files);
+          else if ('compressed' in reply && 'input' in task) task.resolve({ compressed: reply.compressed, crc32: reply.crc32 });
+          else task.reject(new Error('WASM worker answered with the wrong kind of result'));
         }
         this.#dispatch();
       });
@@ -211,10 +251,14 @@ class WasmPool implements CompressionBackend {
       slot.task = task;
       slot.worker.ref();
       try {
-        // Posting a view clones its whole ArrayBuffer (a Buffer's may be an 8 KiB pool or a whole
-        // file), so copy just the piece and transfer the copy. Not `.slice()`: on a Buffer it is a view.
-        const input = new Uint8Array(task.input);
-        slot.worker.postMessage({ id: task.id, level: task.level, input, endsStream: task.endsStream }, [input.buffer]);
+        if ('paths' in task) {
+          slot.worker.postMessage({ id: task.id, level: task.level, paths: task.paths, fileLimit: this.fileLimit });
+        } else {
+          // Posting a view clones its whole ArrayBuffer (a Buffer's may be an 8 KiB pool or a whole
+          // file), so copy just the piece and transfer the copy. Not `.slice()`: on a Buffer it is a view.
+          const input = new Uint8Array(task.input);
+          slot.worker.postMessage({ id: task.id, level: task.level, input, endsStream: task.endsStream }, [input.buffer]);
+        }
       } catch (error) {
         slot.task = undefined;
         slot.worker.unref();

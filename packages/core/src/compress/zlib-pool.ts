@@ -5,8 +5,9 @@
  * is zlib's, not libdeflate's: archives are valid but not byte-identical to the native/WASM
  * backends (SPEC §4 promises identity only between those two). Levels above 9 compress as 9.
  *
- * A batch is cut into contiguous slices of about equal size, one per worker, so the main thread
- * copies each input once (into the transferred buffer) and gets the results back in order.
+ * A batch is cut into pieces (pieces.ts) and then into contiguous slices of about equal size, one
+ * per worker, so the main thread copies each input once (into the transferred buffer), one big
+ * member keeps every worker busy, and the results come back in order.
  * Idle workers are unref'ed, so an idle pool does not keep the process alive; `close()`
  * terminates them.
  */
@@ -14,7 +15,9 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { PyzError } from '../errors.js';
 import { zlibLevel } from './levels.js';
-import type { CompressedBuffer, CompressionBackend } from './types.js';
+import { decodeFileResults, sliceByWeight, type FileTask } from './file-tasks.js';
+import { joinPieces, PIECE_SIZE, planPieces } from './pieces.js';
+import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 import { ZLIB_WORKER_SOURCE } from './zlib-worker.js';
 
 export interface ZlibBackendOptions {
@@ -29,19 +32,20 @@ export interface ZlibBackendOptions {
 /** Slices smaller than this are not worth a worker round trip of their own. */
 const MIN_SLICE_BYTES = 256 * 1024;
 
-interface Task {
+
+/** One message to a worker: buffers to compress, or whole files to read, hash and compress. */
+type Task = {
   readonly id: number;
   readonly level: number;
-  readonly inputs: readonly Uint8Array[];
-  resolve(results: CompressedBuffer[]): void;
   reject(error: Error): void;
-}
+} & ({ readonly inputs: readonly Piece[]; resolve(results: CompressedBuffer[]): void } | { readonly files: readonly FileTask[]; resolve(results: CompressedFileResult[]): void });
 
 interface TaskResult {
   readonly id: number;
   readonly output?: ArrayBuffer;
   readonly lengths?: Float64Array;
   readonly crcs?: Uint32Array;
+  readonly files?: { output: ArrayBuffer; meta: Float64Array; digests: Uint8Array; errors?: string[] };
   readonly error?: string;
 }
 
@@ -77,12 +81,40 @@ class ZlibBackend implements CompressionBackend {
     }
     if (inputs.length === 0) return [];
     const effectiveLevel = Math.max(0, zlibLevel(Math.round(level)));
-    const slices = sliceBatch(inputs, this.concurrency);
+    const plan = planPieces(inputs);
+    const pieces = plan.pieces.map((piece, index) => ({ piece, endsStream: plan.endsStream[index]! }));
+    const slices = sliceBatch(pieces, this.concurrency);
+    const results = (
+      await Promise.all(
+        slices.map(
+          (slice) =>
+            new Promise<CompressedBuffer[]>((resolve, reject) => {
+              this.#queue.push({ id: this.#nextId++, level: effectiveLevel, inputs: slice, resolve, reject });
+              this.#dispatch();
+            }),
+        ),
+      )
+    ).flat();
+    return joinPieces(
+      plan,
+      results.map((result) => result.compressed),
+      results.map((result) => result.crc32),
+    );
+  }
+
+  /** Files up to one piece are read by the workers; bigger ones are cut into pieces by compressBatch. */
+  readonly fileLimit: number = PIECE_SIZE;
+
+  async compressFiles(files: readonly FileTask[], level: number): Promise<CompressedFileResult[]> {
+    if (this.#closed) throw new PyzError('BACKEND_UNAVAILABLE', 'the zlib compression backend was used after close()', { value: 'zlib' });
+    if (files.length === 0) return [];
+    const effectiveLevel = Math.max(0, zlibLevel(Math.round(level)));
+    const slices = sliceByWeight(files, this.concurrency);
     const results = await Promise.all(
       slices.map(
         (slice) =>
-          new Promise<CompressedBuffer[]>((resolve, reject) => {
-            this.#queue.push({ id: this.#nextId++, level: effectiveLevel, inputs: slice, resolve, reject });
+          new Promise<CompressedFileResult[]>((resolve, reject) => {
+            this.#queue.push({ id: this.#nextId++, level: effectiveLevel, files: slice, resolve, reject });
             this.#dispatch();
           }),
       ),
@@ -115,8 +147,12 @@ class ZlibBackend implements CompressionBackend {
       const task = this.#queue.shift()!;
       slot.task = task;
       slot.worker.ref(); // busy: keep the process alive until the result arrives
-      const { buffer, lengths } = packInputs(task.inputs);
-      slot.worker.postMessage({ id: task.id, level: task.level, input: buffer, lengths }, [buffer, lengths.buffer]);
+      if ('files' in task) {
+        slot.worker.postMessage({ id: task.id, level: task.level, paths: task.files.map((file) => file.path), fileLimit: this.fileLimit });
+        continue;
+      }
+      const { buffer, lengths, endsStream } = packInputs(task.inputs);
+      slot.worker.postMessage({ id: task.id, level: task.level, input: buffer, lengths, endsStream }, [buffer, lengths.buffer, endsStream.buffer]);
     }
   }
 
@@ -125,7 +161,10 @@ class ZlibBackend implements CompressionBackend {
     slot.task = undefined;
     slot.worker.unref();
     if (task === undefined || task.id !== result.id) return;
-    if (result.error !== undefined || result.output === undefined || result.lengths === undefined || result.crcs === undefined) {
+    if ('files' in task) {
+      if (result.files === undefined) task.reject(new PyzError('INTERNAL', `zlib worker failed: ${result.error ?? 'malformed result'}`, { value: 'zlib' }));
+      else task.resolve(decodeFileResults(task.files.length, new Uint8Array(result.files.output), result.files.meta, result.files.digests, result.files.errors));
+    } else if (result.error !== undefined || result.output === undefined || result.lengths === undefined || result.crcs === undefined) {
       task.reject(new PyzError('INTERNAL', `zlib worker failed: ${result.error ?? 'malformed result'}`, { value: 'zlib' }));
     } else {
       const output = new Uint8Array(result.output);
@@ -151,16 +190,22 @@ class ZlibBackend implements CompressionBackend {
   }
 }
 
+/** A piece of a member (pieces.ts) and whether the member's stream ends with it. */
+interface Piece {
+  readonly piece: Uint8Array;
+  readonly endsStream: number;
+}
+
 /** Contiguous slices of `inputs`, about `total / parts` bytes each (at least MIN_SLICE_BYTES). */
-function sliceBatch(inputs: readonly Uint8Array[], parts: number): Uint8Array[][] {
-  const total = inputs.reduce((sum, input) => sum + input.length, 0);
+function sliceBatch(inputs: readonly Piece[], parts: number): Piece[][] {
+  const total = inputs.reduce((sum, input) => sum + input.piece.length, 0);
   const target = Math.max(MIN_SLICE_BYTES, Math.ceil(total / parts));
-  const slices: Uint8Array[][] = [];
-  let current: Uint8Array[] = [];
+  const slices: Piece[][] = [];
+  let current: Piece[] = [];
   let currentBytes = 0;
   for (const input of inputs) {
     current.push(input);
-    currentBytes += input.length;
+    currentBytes += input.piece.length;
     if (currentBytes >= target) {
       slices.push(current);
       current = [];
@@ -171,22 +216,24 @@ function sliceBatch(inputs: readonly Uint8Array[], parts: number): Uint8Array[][
   return slices;
 }
 
-/** Copies inputs back to back into one transferable buffer (the caller's buffers stay intact). */
-function packInputs(inputs: readonly Uint8Array[]): { buffer: ArrayBuffer; lengths: Float64Array<ArrayBuffer> } {
+/** Copies pieces back to back into one transferable buffer (the caller's buffers stay intact). */
+function packInputs(inputs: readonly Piece[]): { buffer: ArrayBuffer; lengths: Float64Array<ArrayBuffer>; endsStream: Uint8Array<ArrayBuffer> } {
   const lengths = new Float64Array(inputs.length);
+  const endsStream = new Uint8Array(inputs.length);
   let total = 0;
   inputs.forEach((input, index) => {
-    lengths[index] = input.length;
-    total += input.length;
+    lengths[index] = input.piece.length;
+    endsStream[index] = input.endsStream;
+    total += input.piece.length;
   });
   const buffer = new ArrayBuffer(total);
   const packed = new Uint8Array(buffer);
   let offset = 0;
   for (const input of inputs) {
-    packed.set(input, offset);
-    offset += input.length;
+    packed.set(input.piece, offset);
+    offset += input.piece.length;
   }
-  return { buffer, lengths };
+  return { buffer, lengths, endsStream };
 }
 
 /**

@@ -6,19 +6,36 @@
  * `dist/`, and inside a user's bundle, without resolving a worker path at run time.
  *
  * Protocol (one message per task, every buffer transferred, never copied):
- *   in:  { id, level, input: ArrayBuffer (inputs back to back), lengths: Float64Array }
+ *   in:  { id, level, input: ArrayBuffer (inputs back to back), lengths: Float64Array,
+ *          endsStream: Uint8Array (0: a piece whose member goes on, see pieces.ts) }
  *   out: { id, output: ArrayBuffer (deflate streams back to back), lengths: Float64Array, crcs: Uint32Array }
  *        or { id, error: string }
+ *   or a batch of whole files, read and hashed here so the main thread does not (file-tasks.ts):
+ *   in:  { id, level, paths: string[], fileLimit }
+ *   out: { id, files: { output: ArrayBuffer, meta: Float64Array, digests: Uint8Array, errors? } }
+ *
+ * Big members are cut into pieces like the libdeflate backends cut them (pieces.ts), so one big
+ * file keeps every worker busy: a piece that does not end its member is finished with
+ * Z_SYNC_FLUSH (no final block, then an empty stored block, RFC 1951 3.2.4), so the pieces of a
+ * member concatenate into one valid deflate stream.
  *
  * Each input is compressed with the synchronous `deflateRawSync`: for many small files it is
  * much faster than node:zlib's async API, whose per-call libuv round trip dominates.
  */
+import { READ_FILES_WORKER_SOURCE } from './file-tasks.js';
+
 export const ZLIB_WORKER_SOURCE: string = `
 'use strict';
 const { parentPort } = require('node:worker_threads');
 const zlib = require('node:zlib');
+${READ_FILES_WORKER_SOURCE}
 parentPort.on('message', (task) => {
   try {
+    if (task.paths !== undefined) {
+      const files = readFiles(task.paths, task.fileLimit, (content) => ({ compressed: zlib.deflateRawSync(content, { level: task.level }), crc32: zlib.crc32(content) }));
+      parentPort.postMessage({ id: task.id, files }, [files.output, files.meta.buffer, files.digests.buffer]);
+      return;
+    }
     const input = new Uint8Array(task.input);
     const count = task.lengths.length;
     const outputs = new Array(count);
@@ -30,7 +47,9 @@ parentPort.on('message', (task) => {
       const piece = input.subarray(offset, offset + task.lengths[index]);
       offset += task.lengths[index];
       crcs[index] = zlib.crc32(piece);
-      outputs[index] = zlib.deflateRawSync(piece, { level: task.level });
+      // A piece that does not end its member ends with a sync flush instead of a final block.
+      const finishFlush = task.endsStream[index] ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
+      outputs[index] = zlib.deflateRawSync(piece, { level: task.level, finishFlush });
       lengths[index] = outputs[index].length;
       total += outputs[index].length;
     }

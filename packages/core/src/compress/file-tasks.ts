@@ -1,0 +1,122 @@
+/**
+ * Whole files handed to a backend as paths (`CompressionBackend.compressFiles`): the backend's
+ * threads read, hash and deflate them, so the main thread only writes the archive. Every backend
+ * reports a batch the same way — one output buffer with the results back to back, five numbers
+ * per file in `meta` and 32 digest bytes per file — decoded here into `CompressedFileResult`s.
+ *
+ * The worker-thread backends (wasm, zlib) share {@link READ_FILES_WORKER_SOURCE}; the native
+ * addon does the same in Rust (native/src/lib.rs).
+ */
+import type { CompressedFileResult } from './types.js';
+
+/** Slots per file in `meta`: offset, length, crc32, bytes read, status. */
+export const FILE_META_STRIDE = 5;
+export const DIGEST_LENGTH = 32;
+/** Status values in `meta` (the same in lib.rs and in the worker source below). */
+export const FILE_STATUS = { deflated: 0, stored: 1, oversize: 2, failed: 3 } as const;
+
+/** A file to read, with the size the walk saw (used to balance work between threads). */
+export interface FileTask {
+  readonly path: string;
+  readonly size: number;
+}
+
+/**
+ * Cuts `files` into at most `parts` contiguous slices of about equal bytes, so each worker gets
+ * one message per batch (a slice is never empty).
+ */
+export function sliceByWeight<T extends { readonly size: number }>(files: readonly T[], parts: number): T[][] {
+  const total = files.reduce((sum, file) => sum + file.size, 0);
+  const target = Math.max(1, Math.ceil(total / parts));
+  const slices: T[][] = [];
+  let current: T[] = [];
+  let currentBytes = 0;
+  for (const file of files) {
+    current.push(file);
+    currentBytes += file.size;
+    if (currentBytes >= target && slices.length < parts - 1) {
+      slices.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+  }
+  if (current.length > 0) slices.push(current);
+  return slices;
+}
+
+/** Turns one reported batch into results, in input order. */
+export function decodeFileResults(count: number, output: Uint8Array, meta: Float64Array, digests: Uint8Array, errors: readonly (string | undefined | null)[] | undefined): CompressedFileResult[] {
+  const results: CompressedFileResult[] = [];
+  for (let index = 0; index < count; index++) {
+    const slot = index * FILE_META_STRIDE;
+    const status = meta[slot + 4]!;
+    if (status === FILE_STATUS.failed) {
+      results.push({ kind: 'failed', message: errors?.[index] ?? 'unknown error' });
+    } else if (status === FILE_STATUS.oversize) {
+      results.push({ kind: 'oversize', size: meta[slot + 3]! });
+    } else {
+      results.push({
+        kind: status === FILE_STATUS.stored ? 'stored' : 'deflated',
+        data: output.subarray(meta[slot]!, meta[slot]! + meta[slot + 1]!),
+        crc32: meta[slot + 2]!,
+        size: meta[slot + 3]!,
+        sha256: digests.subarray(index * DIGEST_LENGTH, (index + 1) * DIGEST_LENGTH),
+      });
+    }
+  }
+  return results;
+}
+
+/**
+ * Worker-side half, as JavaScript source for `new Worker(source, { eval: true })` (see
+ * wasm-worker.ts for why workers are strings). Defines
+ * `readFiles(paths, fileLimit, deflate)` where `deflate(content)` returns `{ compressed, crc32 }`
+ * for a complete stream; returns `{ output: ArrayBuffer, meta, digests, errors }`, all
+ * transferable. A file larger than `fileLimit` is reported as oversize and not deflated, and
+ * one that deflate does not shrink comes back as its own bytes (SPEC §4: stored).
+ */
+export const READ_FILES_WORKER_SOURCE: string = `
+const readFilesFs = require('node:fs');
+const readFilesCrypto = require('node:crypto');
+function readFiles(paths, fileLimit, deflate) {
+  const count = paths.length;
+  const meta = new Float64Array(count * ${FILE_META_STRIDE});
+  const digests = new Uint8Array(count * ${DIGEST_LENGTH});
+  const errors = [];
+  const parts = [];
+  let total = 0;
+  for (let index = 0; index < count; index++) {
+    const slot = index * ${FILE_META_STRIDE};
+    let content;
+    try {
+      content = readFilesFs.readFileSync(paths[index]);
+    } catch (error) {
+      meta[slot + 4] = ${FILE_STATUS.failed};
+      errors[index] = String((error && error.message) || error);
+      continue;
+    }
+    meta[slot + 3] = content.length;
+    if (content.length > fileLimit) {
+      meta[slot + 4] = ${FILE_STATUS.oversize};
+      continue;
+    }
+    digests.set(readFilesCrypto.createHash('sha256').update(content).digest(), index * ${DIGEST_LENGTH});
+    const result = deflate(content);
+    const stored = result.compressed.length >= content.length;
+    const bytes = stored ? content : result.compressed;
+    meta[slot] = total;
+    meta[slot + 1] = bytes.length;
+    meta[slot + 2] = result.crc32;
+    meta[slot + 4] = stored ? ${FILE_STATUS.stored} : ${FILE_STATUS.deflated};
+    parts.push(bytes);
+    total += bytes.length;
+  }
+  const output = new Uint8Array(total);
+  let position = 0;
+  for (const part of parts) {
+    output.set(part, position);
+    position += part.length;
+  }
+  return { output: output.buffer, meta, digests, errors: errors.length > 0 ? errors : undefined };
+}
+`;
