@@ -1,6 +1,6 @@
 """Benchmark (not a test): first-run extraction of a .pyz against shiv's way of extracting.
 
-    python3 bench_first_run.py PYTHON RUNS ROOT ARCHIVE... [--variants zipfile,first-run,1:fork,2:fork,2:thread]
+    python3 bench_first_run.py PYTHON RUNS ROOT ARCHIVE... [--variants zipfile,first-run,1:fork,2:fork,2:thread] [--keep]
 
 For every archive, interleaved (the order rotates each round), RUNS times each:
   zipfile    PYTHON -c "zipfile.ZipFile(payload).extractall(dest)": single-threaded, what shiv does,
@@ -11,8 +11,14 @@ For every archive, interleaved (the order rotates each round), RUNS times each:
              extractor alone with N workers (fork = processes, thread = threads)
 Every extraction is checked against the zipfile one (file count and bytes) before any time counts.
 Prints the median wall and CPU time (user + system, children included) of each, and the ratio of
-the wall medians to zipfile's. Outputs go to fresh directories under ROOT, deleted two runs later
-(deleting right before the next run skews ext4's inode allocation).
+the wall medians to zipfile's. Outputs go to fresh directories under ROOT and are all deleted at
+the end, never between runs: on ext4 without a journal, inode allocation skips every inode freed
+in the last 60 s (more while its inode table block is dirty; fs/ext4/ialloc.c recently_deleted),
+so deleting thousands of files makes the next runs' file creation several times slower. That
+holds for the next benchmark too: give each one a fresh ROOT (a new top-level directory lands in
+other block groups) and --keep the outputs, deleting them once the measurements are over.
+Before each run the harness waits (up to 30 s) for the CPUs to be idle, so that another process's
+burst of work (a compiler) does not land in one run; the number of such waits is printed.
 """
 import json
 import os
@@ -23,6 +29,36 @@ import subprocess
 import sys
 import time
 import zipfile
+
+IDLE_SHARE = 0.9  # of all CPUs, over IDLE_WINDOW seconds, before a timed run starts
+IDLE_WINDOW = 0.25
+IDLE_PATIENCE = 30.0
+
+
+def cpu_times():
+    """(idle, total) jiffies of all CPUs (/proc/stat), or None where there is no /proc."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(field) for field in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return fields[3] + fields[4], sum(fields)  # idle + iowait
+
+
+def wait_for_idle_cpus():
+    """True if the CPUs had to be waited for (they were busy with something else)."""
+    deadline = time.monotonic() + IDLE_PATIENCE
+    waited = False
+    while time.monotonic() < deadline:
+        before = cpu_times()
+        if before is None:
+            return False
+        time.sleep(IDLE_WINDOW)
+        after = cpu_times()
+        if after[1] > before[1] and (after[0] - before[0]) / (after[1] - before[1]) >= IDLE_SHARE:
+            return waited
+        waited = True
+    return waited
 
 EXTRACT = (
     "import sys; sys.path.insert(0, sys.argv[1]); from _pyz_bootstrap import _unzip; "
@@ -38,6 +74,9 @@ def main():
         index = arguments.index("--variants")
         variants = arguments[index + 1].split(",")
         del arguments[index:index + 2]
+    keep = "--keep" in arguments
+    if keep:
+        arguments.remove("--keep")
     python, runs, root, archives = arguments[0], int(arguments[1]), arguments[2], arguments[3:]
     os.makedirs(root, exist_ok=True)
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SHIV_")}
@@ -74,7 +113,7 @@ def main():
                 size += os.lstat(os.path.join(folder, entry)).st_size
         return files, size
 
-    wall, cpu, loads, pending, counter = {}, {}, [], [], 0
+    wall, cpu, loads, outputs, counter, waits = {}, {}, [], [], 0, 0
     expected = {}
     for round_index in range(runs):
         for archive in archives:
@@ -83,6 +122,7 @@ def main():
                 counter += 1
                 destination = os.path.join(root, "%d-%s" % (counter, variant.replace(":", "-")))
                 args, env = command(variant, archive, destination)
+                waits += wait_for_idle_cpus()
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 started = time.perf_counter()
                 result = subprocess.run(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -98,14 +138,12 @@ def main():
                 wall.setdefault((archive, variant), []).append(elapsed)
                 cpu.setdefault((archive, variant), []).append(
                     after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-                pending.append(destination)
-                if len(pending) > 2:
-                    shutil.rmtree(pending.pop(0), ignore_errors=True)
+                outputs.append(destination)
         loads.append(os.getloadavg()[0])
-    for destination in pending:
+    for destination in outputs if not keep else ():
         shutil.rmtree(destination, ignore_errors=True)
-    print("%s, %d runs each, interleaved, under %s; 1-min load average %.1f-%.1f on %d CPUs" % (
-        python, runs, root, min(loads), max(loads), os.cpu_count()))
+    print("%s, %d runs each, interleaved, under %s; 1-min load average %.1f-%.1f on %d CPUs; waited for idle CPUs before %d of %d runs" % (
+        python, runs, root, min(loads), max(loads), os.cpu_count(), waits, counter))
     for archive in archives:
         files, size = expected[archive]
         base = statistics.median(wall[(archive, variants[0])])
