@@ -217,10 +217,11 @@ def _walk_directories(site_packages):
         yield ("" if relative == "." else relative), sorted(subdirectories + names)
 
 
-def write_manifest(extraction_dir, build_id, listing=None):
+def write_manifest(extraction_dir, build_id, listing=None, signals=None):
     """Listing first, manifest last: a manifest on disk means everything before it was written.
 
-    `listing` ({directory: names}, from the extraction plan) spares a walk over every file; the
+    `listing` ({directory: names}, from the extraction plan) spares a walk over every file, and
+    `signals` ({path: (size, mtime_ns)}, from extract_payload) a stat of every file; the
     directory mtimes are read now, after any compile_pyc run has added its __pycache__ dirs.
     """
     site_packages = os.path.join(extraction_dir, SITE_PACKAGES)
@@ -245,10 +246,19 @@ def write_manifest(extraction_dir, build_id, listing=None):
             directories.append([relative, os.stat(path).st_mtime_ns])
     # Size and mtime of every file, checked off the critical path of each warm start
     # (verify_files, on a thread): an in-place truncation or edit moves no directory mtime.
+    # `signals` (the extractor's fstat of each file it wrote) spares an lstat per file here.
     files = []
+    signals = signals or {}
     for relative in code + data:
         prefix = site_packages + os.sep + relative.replace("/", os.sep) + os.sep if relative else site_packages + os.sep
         for name in listing[relative]:
+            path = relative + "/" + name if relative else name
+            known = signals.get(path)
+            if known is not None and known[1]:
+                files.append([path, known[0], known[1]])
+                continue
+            if path in listing:
+                continue  # a directory
             try:
                 status = os.lstat(prefix + name)
             except OSError:
@@ -375,10 +385,11 @@ def ensure_extracted(environment, roots, may_fall_back, stem, directory_name):
             os.mkdir(temporary, 0o700)
             try:
                 site_packages = os.path.join(temporary, SITE_PACKAGES)
-                listing = _unzip.extract_payload(environment.archive, environment.payload, site_packages)
+                signals = {}
+                listing = _unzip.extract_payload(environment.archive, environment.payload, site_packages, signals=signals)
                 if environment.compile_pyc:
                     _compile(site_packages, environment.compile_workers)
-                write_manifest(temporary, environment.build_id, listing)
+                write_manifest(temporary, environment.build_id, listing, signals)
                 os.close(os.open(os.path.join(temporary, IN_USE_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
             except BaseException:
                 _remove_tree(temporary)  # a refused or failed extraction leaves nothing behind

@@ -13,6 +13,7 @@ Formats: PKWARE APPNOTE 6.3.10, sections cited next to each structure. Only what
 accepted: methods 0 (stored) and 8 (deflate), no encryption, one disk, ZIP64 where needed (zipimport
 reads ZIP64 only from 3.13, hence the nested payload and this reader).
 """
+import array
 import os
 import struct
 import sys
@@ -62,8 +63,11 @@ FILE_COST = 16 << 10
 # A worker process is worth its fork only with at least this much work (~20 ms of extraction).
 WORK_PER_WORKER = 8 << 20
 MAX_WORKERS = 8
-# Chunks per worker in the shared queue: enough to even out workers the scheduler slows down.
-CHUNKS_PER_WORKER = 6
+# Guided chunks (_chunks): each takes 1/(GUIDED_SHARE * workers) of the work left, but at least
+# MIN_CHUNK_COST (~5 ms of extraction); chunk indices travel as single bytes, hence MAX_CHUNKS.
+GUIDED_SHARE = 2
+MIN_CHUNK_COST = 2 << 20
+MAX_CHUNKS = 255
 # A forked worker checks this often whether its parent is still alive (and stops if not).
 PARENT_CHECK_INTERVAL = 64
 # O_EXCL: never write through anything that is already there (the directory is new and private).
@@ -363,6 +367,13 @@ def _corrupt(archive, relative, detail):
 
 
 def _extract_member(source, archive, destination, relative, member):
+    """Write one member; return the file's mtime (ns) as fstat sees it once the last byte is in.
+
+    The manifest records size and mtime of every file (write_manifest): taking the mtime from
+    the open descriptor here costs one fstat and no path lookup, on the workers, instead of an
+    lstat per file after extraction on the critical path. Nothing moves a file's mtime once it is
+    written (close does not; CPython's pyc check only reads it).
+    """
     _name, raw_name, method, crc, compressed_size, size, offset, mode, flags = member
     if method not in (STORED, DEFLATED) or flags & FLAG_ENCRYPTED:
         raise _MemberError(
@@ -399,6 +410,7 @@ def _extract_member(source, archive, destination, relative, member):
             _stream_member(source, archive, relative, member, descriptor)
         elif size:
             _write_all(descriptor, data)
+        return os.fstat(descriptor).st_mtime_ns
     finally:
         os.close(descriptor)
 
@@ -443,36 +455,60 @@ def _stream_member(source, archive, relative, member, descriptor):
         raise _corrupt(archive, relative, str(error))
 
 
-def _extract_chunk(source, archive, destination, chunk, stop):
+class _Job:
+    """One extraction, shared by every worker: the source, the files (central directory order),
+    the chunks ((sorted directories, first file index, end file index)) and `mtimes`, the mtime
+    of every file by index (0 until written; a forked worker sends its part back, _run_forked)."""
+
+    def __init__(self, source, archive, destination, files, chunks):
+        self.source = source
+        self.archive = archive
+        self.destination = os.path.join(destination, "")  # with a trailing separator: + relative path
+        self.files = files
+        self.chunks = chunks
+        self.mtimes = array.array("q", bytes(8 * len(files)))
+
+
+def _extract_chunk(job, index, stop):
     """One chunk: its directories (parents first; another worker may have made one already),
     then its files. `stop()` is polled so that a vanished parent process ends a forked worker."""
-    directories, files = chunk
-    destination = os.path.join(destination, "")  # with a trailing separator: + relative path
+    directories, first, end = job.chunks[index]
+    destination = job.destination
     for directory in directories:
         try:
             os.mkdir(destination + directory)
         except FileExistsError:
             pass  # made by a worker whose chunk also needs it
-    for index, (relative, member) in enumerate(files):
-        if index % PARENT_CHECK_INTERVAL == 0 and stop():
+    files = job.files
+    mtimes = job.mtimes
+    for position in range(first, end):
+        if (position - first) % PARENT_CHECK_INTERVAL == 0 and stop():
             return
+        relative, member = files[position]
         try:
-            _extract_member(source, archive, destination, relative, member)
+            mtimes[position] = _extract_member(job.source, job.archive, destination, relative, member)
         except OSError as error:
             raise _MemberError(
-                "EXTRACT_FAILED", "cannot extract %s from %s: %s" % (relative, archive, error.strerror or error),
+                "EXTRACT_FAILED", "cannot extract %s from %s: %s" % (relative, job.archive, error.strerror or error),
                 "check free space and permissions of the cache directory, or rebuild the archive",
             )
 
 
-def _chunks(directories, files, count):
-    """`count` contiguous runs of the (sorted) files, of about equal cost, with the directories
-    they need (sorted, parents first).
+def _chunks(directories, files, workers):
+    """Contiguous runs of the (sorted) files with the directories they need (sorted, parents
+    first), in the order workers take them: worker i starts with chunk i, then all take the
+    rest from a shared queue in order.
 
-    Contiguous: a worker mostly creates files in directories of its own (entries of one directory
-    are created under that directory's lock) and reads one region of the archive. Workers take
-    chunks from a shared queue, several each, so a worker that the scheduler slows down (a busy
-    machine) or that gets the expensive files simply takes fewer chunks.
+    One run for one worker; else guided self-scheduling (Polychronopoulos & Kuck, 1987): each
+    chunk costs 1/(GUIDED_SHARE * workers) of the work not yet cut, down to MIN_CHUNK_COST, so
+    the first chunks are big and the last ones small, and when the queue runs dry the workers
+    finish within about one small chunk of each other (with equal chunks, whoever takes the last
+    one decides the end while the other cores idle).
+
+    Contiguous, and far apart at the start: worker 0 starts at the first file, the others at the
+    last ones, and the queue runs from the front; so workers mostly create files in directories
+    of their own (entries of one directory are created under that directory's lock) and read
+    separate regions of the archive.
     """
     costs = []
     previous = None
@@ -480,24 +516,36 @@ def _chunks(directories, files, count):
         parent = relative.rpartition("/")[0]
         costs.append(FILE_COST + member[SIZE] + (FILE_COST if parent != previous else 0))  # + mkdir
         previous = parent
-    total = sum(costs)
-    chunks = []
-    start = 0
-    accumulated = 0
-    for index in range(count):
-        target = total * (index + 1) // count
-        end = start
-        while end < len(files) and (accumulated + costs[end] <= target or end == start or index == count - 1):
-            accumulated += costs[end]
-            end += 1
-        if end > start:
-            chunks.append((_ancestors(set(relative.rpartition("/")[0] for relative, _member in files[start:end])), files[start:end]))
-        start = end
-    if not chunks:
-        chunks.append((set(), []))
+    remaining = sum(costs)
+    bounds = []
+    low, high = 0, len(files)  # files[low:high] are not in a chunk yet
+    while low < high:
+        if workers == 1 or len(bounds) == MAX_CHUNKS - 1:
+            target = remaining
+        else:
+            target = max(remaining // (GUIDED_SHARE * workers), MIN_CHUNK_COST)
+        accumulated = 0
+        if 1 <= len(bounds) < workers:  # another worker's first chunk: from the back
+            first = high
+            while first > low and (accumulated < target or first == high):
+                first -= 1
+                accumulated += costs[first]
+            bounds.append((first, high))
+            high = first
+        else:
+            end = low
+            while end < high and (accumulated < target or end == low):
+                accumulated += costs[end]
+                end += 1
+            bounds.append((low, end))
+            low = end
+        remaining -= accumulated
+    if not bounds:
+        bounds.append((0, 0))
+    needed = [_ancestors(set(relative.rpartition("/")[0] for relative, _member in files[first:end])) for first, end in bounds]
     # Directories no file needs (explicit empty directory members) go to the first chunk.
-    chunks[0][0].update(_ancestors(set(directories).difference(*[needed for needed, _files in chunks])))
-    return [(sorted(needed), chunk_files) for needed, chunk_files in chunks]
+    needed[0].update(_ancestors(set(directories).difference(*needed)))
+    return [(sorted(chunk_directories), first, end) for chunk_directories, (first, end) in zip(needed, bounds)]
 
 
 def _cpu_count():
@@ -520,10 +568,12 @@ def can_fork():
     return threading is None or threading.active_count() <= 1
 
 
-def extract_payload(archive, payload_name, destination, workers=None, use_fork=None):
+def extract_payload(archive, payload_name, destination, workers=None, use_fork=None, signals=None):
     """Extract the nested payload into the new directory `destination`; return its listing
-    ({directory: sorted names}, see listing_of). Any failure raises BootstrapError; the caller
-    removes the partly written directory (it is a private temporary one)."""
+    ({directory: sorted names}, see listing_of). With a dict as `signals`, also fill it with
+    {relative path: (size, mtime_ns)} of every file written (for the manifest, without a second
+    pass over the tree). Any failure raises BootstrapError; the caller removes the partly
+    written directory (it is a private temporary one)."""
     source, start, size = find_payload(archive, payload_name)
     try:
         members = read_directory(source, start, size, "%s (%s)" % (archive, payload_name))
@@ -531,44 +581,43 @@ def extract_payload(archive, payload_name, destination, workers=None, use_fork=N
         os.mkdir(destination, 0o700)
         if workers is None:
             workers = default_workers(files)
-        workers = max(1, min(workers, len(files), 255))
-        chunks = _chunks(directories, files, 1 if workers == 1 else min(255, len(files), workers * CHUNKS_PER_WORKER))
-        workers = min(workers, len(chunks))
+        workers = max(1, min(workers, len(files), MAX_CHUNKS))
+        job = _Job(source, archive, destination, files, _chunks(directories, files, workers))
+        workers = min(workers, len(job.chunks))
         if workers == 1:
-            _run_chunk(source, archive, destination, chunks[0], lambda: False)
+            _run_chunk(job, 0, lambda: False)
         elif use_fork if use_fork is not None else can_fork():
-            _run_forked(source, archive, destination, chunks, workers)
+            _run_forked(job, workers)
         else:
-            _run_threaded(source, archive, destination, chunks, workers)
+            _run_threaded(job, workers)
+        if signals is not None:
+            mtimes = job.mtimes
+            for index, (relative, member) in enumerate(files):
+                signals[relative] = (member[SIZE], mtimes[index])
         return listing_of(directories, files)
     finally:
         source.close()
 
 
-def _run_chunk(source, archive, destination, chunk, stop):
+def _run_chunk(job, index, stop):
     try:
-        _extract_chunk(source, archive, destination, chunk, stop)
+        _extract_chunk(job, index, stop)
     except _MemberError as error:
         raise BootstrapError(*error.args)
 
 
-def _first_chunks(count, workers):
-    """The chunk each worker starts with (worker 0 is the calling one): 0 for it, the last ones
-    for the others, so they start far apart; the rest is the shared queue, in order."""
-    return [0] + [count - worker for worker in range(1, workers)], list(range(1, count - workers + 1))
-
-
-def _run_threaded(source, archive, destination, chunks, workers):
+def _run_threaded(job, workers):
+    """Threads where there is no fork: zlib releases the GIL while it inflates (CPython
+    Modules/zlibmodule.c), and so does every os call."""
     import threading
 
-    first, rest = _first_chunks(len(chunks), workers)
-    queue = list(reversed(rest))  # list.pop() is atomic: the shared queue
+    queue = list(range(len(job.chunks) - 1, workers - 1, -1))  # list.pop() is atomic: the shared queue
     failures = []
 
     def work(index):
         try:
             while not failures:
-                _extract_chunk(source, archive, destination, chunks[index], lambda: bool(failures))
+                _extract_chunk(job, index, lambda: bool(failures))
                 try:
                     index = queue.pop()
                 except IndexError:
@@ -576,10 +625,10 @@ def _run_threaded(source, archive, destination, chunks, workers):
         except BaseException as error:  # reported by the calling thread
             failures.append(error)
 
-    threads = [threading.Thread(target=work, args=(index,)) for index in first[1:]]
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(1, workers)]
     for thread in threads:
         thread.start()
-    work(first[0])
+    work(0)
     for thread in threads:
         thread.join()
     if failures:
@@ -589,76 +638,113 @@ def _run_threaded(source, archive, destination, chunks, workers):
         raise error
 
 
-def _take_chunks(index, queue, source, archive, destination, chunks, stop):
-    """Extract chunk `index`, then chunks from the queue (a pipe, one byte per index) until it is empty."""
+def _take_chunks(job, index, queue, stop):
+    """Extract chunk `index`, then chunks from the queue (a pipe, one byte per index) until it is
+    empty; return the indices of the chunks done."""
+    done = []
     while True:
-        _extract_chunk(source, archive, destination, chunks[index], stop)
+        _extract_chunk(job, index, stop)
+        done.append(index)
         taken = os.read(queue, 1)  # reads of a pipe are atomic: each index goes to one worker
         if not taken:
-            return
+            return done
         index = taken[0]
 
 
-def _run_forked(source, archive, destination, chunks, workers):
-    """workers - 1 forked children and this process take chunks from a pipe. A child reports a
-    failure as code NUL message NUL fix on its own pipe and exits 1; it never returns into the
-    bootstrap (os._exit: no atexit handlers, no stdio flush)."""
+def _mtimes_report(job, done):
+    """What a forked worker sends back: for each chunk it did, its index, then its files' mtimes."""
+    report = array.array("q")
+    for index in done:
+        _directories, first, end = job.chunks[index]
+        report.append(index)
+        report.extend(job.mtimes[first:end])
+    return report.tobytes()
+
+
+def _read_mtimes_report(job, data):
+    report = array.array("q")
+    report.frombytes(data[:len(data) - len(data) % report.itemsize])
+    position = 0
+    while position < len(report):
+        _directories, first, end = job.chunks[report[position]]
+        job.mtimes[first:end] = report[position + 1:position + 1 + end - first]
+        position += 1 + end - first
+
+
+def _read_all(descriptor):
+    parts = []
+    while True:
+        part = os.read(descriptor, 1 << 20)
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
+
+
+def _run_forked(job, workers):
+    """workers - 1 forked children and this process take chunks from a pipe (chunk i of worker i
+    first, then the queue in order). A child reports on its own pipe, then exits: status 0 and
+    the mtimes of its files (_mtimes_report), or status 1 and code NUL message NUL fix. It never
+    returns into the bootstrap (os._exit: no atexit handlers, no stdio flush). Each report pipe
+    is read to its end before waitpid: a report may be larger than a pipe's buffer."""
     parent = os.getpid()
-    first, rest = _first_chunks(len(chunks), workers)
     queue, queue_writer = os.pipe()
     try:
-        os.write(queue_writer, bytes(rest))  # < 255 bytes: fits any pipe buffer
+        os.write(queue_writer, bytes(range(workers, len(job.chunks))))  # < 255 bytes: fits any pipe buffer
     finally:
         os.close(queue_writer)  # drained queue reads as end of file
     children = []
     orphaned = []  # first chunks of workers that could not be forked
     try:
-        for position, index in enumerate(first[1:]):
+        for index in range(1, workers):
             read_end, write_end = os.pipe()
             try:
                 pid = os.fork()
             except OSError:  # no more processes: the workers we have do the work
                 os.close(read_end)
                 os.close(write_end)
-                orphaned = first[1 + position:]
+                orphaned = list(range(index, workers))
                 break
             if pid == 0:
                 status = 1
                 try:
                     os.close(read_end)
-                    _take_chunks(index, queue, source, archive, destination, chunks, lambda: os.getppid() != parent)
+                    report = _mtimes_report(job, _take_chunks(job, index, queue, lambda: os.getppid() != parent))
                     status = 0
                 except BaseException as error:
                     try:
                         args = error.args if isinstance(error, _MemberError) else (
-                            "EXTRACT_FAILED", "cannot extract from %s: %r" % (archive, error),
+                            "EXTRACT_FAILED", "cannot extract from %s: %r" % (job.archive, error),
                             "check free space and permissions of the cache directory, or rebuild the archive")
-                        os.write(write_end, "\0".join(args).encode("utf-8", "replace"))
+                        report = "\0".join(args).encode("utf-8", "replace")
                     except BaseException:
-                        pass
+                        report = b""
+                try:
+                    _write_all(write_end, report)
                 finally:
                     os._exit(status)
             os.close(write_end)
             children.append((pid, read_end))
         try:
-            _take_chunks(first[0], queue, source, archive, destination, chunks, lambda: False)
+            _take_chunks(job, 0, queue, lambda: False)
             for index in orphaned:
-                _extract_chunk(source, archive, destination, chunks[index], lambda: False)
+                _extract_chunk(job, index, lambda: False)
         except _MemberError as error:
             raise BootstrapError(*error.args)
         failure = None
         while children:
             pid, read_end = children[0]
+            report = _read_all(read_end)
             _pid, status = os.waitpid(pid, 0)
             children.pop(0)
-            report = os.read(read_end, 65536)
             os.close(read_end)
-            if failure is None and status != 0:
+            if status == 0:
+                _read_mtimes_report(job, report)
+            elif failure is None:
                 if report:
                     failure = BootstrapError(*report.decode("utf-8", "replace").split("\0", 2))
                 else:
                     failure = BootstrapError(
-                        "EXTRACT_FAILED", "an extraction worker of %s ended with wait status %d" % (archive, status),
+                        "EXTRACT_FAILED", "an extraction worker of %s ended with wait status %d" % (job.archive, status),
                         "run the app again; if it keeps failing, check the system log (out of memory?)",
                     )
         if failure is not None:
