@@ -6,7 +6,8 @@
  *   of a real start). Reference: a plain zipapp of the same tree (zipimport over every file —
  *   the layout shiv uses), and shiv itself when a `shiv` executable is available.
  * - first run (cold): a fresh SHIV_ROOT every run, so the run extracts everything, against a
- *   single-threaded `zipfile.extractall` of the same files (a zip of the corpus, level 6).
+ *   single-threaded `zipfile.extractall` of the same files (a zip of the corpus, level 6). The
+ *   extracted trees stay until the end of the suite (about 10 × the corpus on disk).
  *
  * Each archive is checked before it is timed: the build's outputs pass zipfile's testzip, the
  * first run exits 0, and the first cold run extracts exactly the corpus's files.
@@ -150,7 +151,10 @@ async function runtimeForCorpus(name, options, scratch) {
           throw new Error(`first run of the pyz extracted ${JSON.stringify(extracted)}, expected one directory with ${expectedFiles} files`);
         }
       }
-      fs.rmSync(root, { recursive: true, force: true });
+      // Kept until the suite's scratch directory goes: on ext4 without a journal, inode
+      // allocation skips every inode freed in the last 60 s or more (fs/ext4/ialloc.c
+      // recently_deleted), so deleting a run's thousands of files here would slow the file
+      // creation of the next runs several times over (both contenders, unevenly).
     }
   }
   const cold = Object.fromEntries([...coldTimes].map(([id, values]) => [id, stats(values)]));
