@@ -729,9 +729,31 @@ unsafe extern "C" fn js_deflate(env: napi_env, info: napi_callback_info) -> napi
     promise
 }
 
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" {
+    fn mallopt(param: c_int, value: c_int) -> c_int;
+}
+
+/// Keeps peak memory flat as archives grow. A build allocates and frees many buffers of 1-64 MiB
+/// (files, pieces, results). glibc serves those with mmap, but after the first such free it
+/// raises its mmap threshold to that size (malloc(3), "M_MMAP_THRESHOLD": dynamic adjustment), so
+/// later big buffers come from the heap, whose freed memory stays in the process: measured, peak
+/// RSS then grew from 147 to 200 MiB between an 83 MB and a 234 MB site-packages. Setting the
+/// threshold explicitly, to glibc's own initial 128 KiB, turns the adjustment off: big buffers go
+/// back to the system when freed. It applies to the whole process (also Node's own buffers), the
+/// cost is an mmap/munmap pair per buffer of 128 KiB or more.
+fn keep_big_allocations_mapped() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        const M_MMAP_THRESHOLD: c_int = -3;
+        mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 /// Entry point Node looks up in an addon that does not call napi_module_register.
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value) -> napi_value {
+    keep_big_allocations_mapped();
     let mut function: napi_value = ptr::null_mut();
     let mut file_tasks: napi_value = ptr::null_mut();
     if napi_create_function(env, b"deflate\0".as_ptr() as *const c_char, NAPI_AUTO_LENGTH, Some(js_deflate), ptr::null_mut(), &mut function) != NAPI_OK

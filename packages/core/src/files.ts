@@ -43,8 +43,15 @@ interface FileStats {
  * a walk is thousands of tiny metadata calls, and each async call costs a thread-pool round trip
  * (about 100 µs against 3 µs here), which made walking 5,000 files take half a second.
  */
+/** A directory entry as `readdirSync(…, { withFileTypes: true, encoding: 'buffer' })` gives it. */
+interface DirectoryEntry {
+  readonly name: Buffer;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}
+
 export interface WalkFileSystem {
-  readdirSync(directory: string, options: { encoding: 'buffer' }): Buffer[];
+  readdirSync(directory: string, options: { encoding: 'buffer'; withFileTypes: true }): DirectoryEntry[];
   lstatSync(target: string): FileStats;
   statSync(target: string): FileStats;
   realpathSync(target: string): string;
@@ -88,9 +95,9 @@ export async function walkTree(root: string, prefix: string = '', fileSystem: Wa
   const join = (...parts: string[]): string => parts.filter((part) => part !== '').join('/');
 
   function visit(directory: string, relativeDirectory: string, realDirectoryChain: readonly string[]): void {
-    let names: Buffer[];
+    let entries: DirectoryEntry[];
     try {
-      names = fileSystem.readdirSync(directory, { encoding: 'buffer' });
+      entries = fileSystem.readdirSync(directory, { encoding: 'buffer', withFileTypes: true });
     } catch (error) {
       throw new PyzError('FILE_UNREADABLE', `directory "${directory}" cannot be read: ${(error as Error).message}`, {
         value: directory,
@@ -98,11 +105,17 @@ export async function walkTree(root: string, prefix: string = '', fileSystem: Wa
         cause: error,
       });
     }
-    for (const raw of names) {
-      const name = decodeName(raw, directory);
+    for (const entry of entries) {
+      const name = decodeName(entry.name, directory);
       if (isExcluded(name)) continue;
       const absolute = path.join(directory, name);
       const relative = join(relativeDirectory, name);
+      if (entry.isDirectory()) {
+        // The entry's type (d_type) already says it is a real directory: no lstat needed. A
+        // file system that does not report types gives neither, and falls through to lstat.
+        visit(absolute, relative, [...realDirectoryChain, path.join(realDirectoryChain.at(-1)!, name)]);
+        continue;
+      }
       let info = fileSystem.lstatSync(absolute);
       if (info.isSymbolicLink()) {
         let target: string;

@@ -71,52 +71,79 @@ export function decodeFileResults(count: number, output: Uint8Array, meta: Float
  * Worker-side half, as JavaScript source for `new Worker(source, { eval: true })` (see
  * wasm-worker.ts for why workers are strings). Defines
  * `readFiles(paths, fileLimit, deflate)` where `deflate(content)` returns `{ compressed, crc32 }`
- * for a complete stream; returns `{ output: ArrayBuffer, meta, digests, errors }`, all
- * transferable. A file larger than `fileLimit` is reported as oversize and not deflated, and
- * one that deflate does not shrink comes back as its own bytes (SPEC §4: stored).
+ * for a complete stream (`compressed` may be a view that the next call overwrites); returns
+ * `{ output: ArrayBuffer, meta, digests, errors }`, all transferable. A file larger than
+ * `fileLimit` is reported as oversize and not deflated, and one that deflate does not shrink
+ * comes back as its own bytes (SPEC §4: stored).
+ *
+ * Memory stays flat however many files a worker reads: every file is read into one scratch
+ * buffer that only grows (to the largest file, at most `fileLimit`), and results are appended to
+ * one output buffer, instead of a Buffer per file that only the worker's next GC would free.
  */
 export const READ_FILES_WORKER_SOURCE: string = `
 const readFilesFs = require('node:fs');
 const readFilesCrypto = require('node:crypto');
+let readFilesScratch = new Uint8Array(256 * 1024);
+/** Reads a whole file into the scratch buffer; returns its length, or -1 past fileLimit. */
+function readIntoScratch(path, fileLimit) {
+  const descriptor = readFilesFs.openSync(path, 'r');
+  try {
+    let length = 0;
+    for (;;) {
+      if (length === readFilesScratch.length) {
+        if (length > fileLimit) return -1;
+        const bigger = new Uint8Array(Math.min(readFilesScratch.length * 2, fileLimit + 1));
+        bigger.set(readFilesScratch);
+        readFilesScratch = bigger;
+      }
+      const read = readFilesFs.readSync(descriptor, readFilesScratch, length, readFilesScratch.length - length, null);
+      if (read === 0) return length > fileLimit ? -1 : length;
+      length += read;
+    }
+  } finally {
+    readFilesFs.closeSync(descriptor);
+  }
+}
 function readFiles(paths, fileLimit, deflate) {
   const count = paths.length;
   const meta = new Float64Array(count * ${FILE_META_STRIDE});
   const digests = new Uint8Array(count * ${DIGEST_LENGTH});
   const errors = [];
-  const parts = [];
+  let output = new Uint8Array(256 * 1024);
   let total = 0;
   for (let index = 0; index < count; index++) {
     const slot = index * ${FILE_META_STRIDE};
-    let content;
+    let length;
     try {
-      content = readFilesFs.readFileSync(paths[index]);
+      length = readIntoScratch(paths[index], fileLimit);
     } catch (error) {
       meta[slot + 4] = ${FILE_STATUS.failed};
       errors[index] = String((error && error.message) || error);
       continue;
     }
-    meta[slot + 3] = content.length;
-    if (content.length > fileLimit) {
+    if (length < 0) {
+      meta[slot + 3] = fileLimit + 1;
       meta[slot + 4] = ${FILE_STATUS.oversize};
       continue;
     }
+    const content = readFilesScratch.subarray(0, length);
+    meta[slot + 3] = length;
     digests.set(readFilesCrypto.createHash('sha256').update(content).digest(), index * ${DIGEST_LENGTH});
     const result = deflate(content);
-    const stored = result.compressed.length >= content.length;
+    const stored = result.compressed.length >= length;
     const bytes = stored ? content : result.compressed;
+    if (total + bytes.length > output.length) {
+      const bigger = new Uint8Array(Math.max(output.length * 2, total + bytes.length));
+      bigger.set(output.subarray(0, total));
+      output = bigger;
+    }
+    output.set(bytes, total);
     meta[slot] = total;
     meta[slot + 1] = bytes.length;
     meta[slot + 2] = result.crc32;
     meta[slot + 4] = stored ? ${FILE_STATUS.stored} : ${FILE_STATUS.deflated};
-    parts.push(bytes);
     total += bytes.length;
   }
-  const output = new Uint8Array(total);
-  let position = 0;
-  for (const part of parts) {
-    output.set(part, position);
-    position += part.length;
-  }
-  return { output: output.buffer, meta, digests, errors: errors.length > 0 ? errors : undefined };
+  return { output: output.slice(0, total).buffer, meta, digests, errors: errors.length > 0 ? errors : undefined };
 }
 `;

@@ -51,7 +51,7 @@ export type CompressedFileResult =
       /** SHA-256 of the bytes read. */
       readonly sha256: Uint8Array;
     }
-  /** The file has grown past `fileLimit` since it was listed. */
+  /** The file has grown past `fileLimit` since it was listed; `size` is a lower bound (> fileLimit). */
   | { readonly kind: 'oversize'; readonly size: number }
   /** The file could not be read; `message` is the operating system's reason. */
   | { readonly kind: 'failed'; readonly message: string };

@@ -47,7 +47,8 @@ function deflate(input, level, endsStream) {
   const length = exports_.pyz_deflate_piece(level, inputPointer, input.length, outputPointer, bound, endsStream ? 1 : 0) >>> 0;
   if (length === 0) throw new Error('libdeflate failed on a ' + input.length + '-byte piece at level ' + level);
   const crc32 = exports_.pyz_crc32(0, inputPointer, input.length) >>> 0;
-  return { compressed: new Uint8Array(exports_.memory.buffer, outputPointer, length).slice(), crc32 };
+  // A view into linear memory, valid until the next call: callers copy what they keep.
+  return { compressed: new Uint8Array(exports_.memory.buffer, outputPointer, length), crc32 };
 }
 parentPort.on('message', (task) => {
   try {
@@ -56,7 +57,9 @@ parentPort.on('message', (task) => {
       parentPort.postMessage({ id: task.id, files }, [files.output, files.meta.buffer, files.digests.buffer]);
       return;
     }
-    const { compressed, crc32 } = deflate(task.input, task.level, task.endsStream);
+    const result = deflate(task.input, task.level, task.endsStream);
+    const compressed = result.compressed.slice();
+    const crc32 = result.crc32;
     parentPort.postMessage({ id: task.id, compressed, crc32 }, [compressed.buffer]);
   } catch (error) {
     parentPort.postMessage({ id: task.id, error: String((error && error.stack) || error) });
