@@ -584,17 +584,22 @@ def extract_payload(archive, payload_name, destination, workers=None, use_fork=N
         workers = max(1, min(workers, len(files), MAX_CHUNKS))
         job = _Job(source, archive, destination, files, _chunks(directories, files, workers))
         workers = min(workers, len(job.chunks))
+        # The listing is made by this process while the other workers already extract: the
+        # shared queue hands them a little more work instead of them waiting for it.
+        listing = []
+        side_work = lambda: listing.append(listing_of(directories, files))
         if workers == 1:
+            side_work()
             _run_chunk(job, 0, lambda: False)
         elif use_fork if use_fork is not None else can_fork():
-            _run_forked(job, workers)
+            _run_forked(job, workers, side_work)
         else:
-            _run_threaded(job, workers)
+            _run_threaded(job, workers, side_work)
         if signals is not None:
             mtimes = job.mtimes
             for index, (relative, member) in enumerate(files):
                 signals[relative] = (member[SIZE], mtimes[index])
-        return listing_of(directories, files)
+        return listing[0]
     finally:
         source.close()
 
@@ -606,7 +611,7 @@ def _run_chunk(job, index, stop):
         raise BootstrapError(*error.args)
 
 
-def _run_threaded(job, workers):
+def _run_threaded(job, workers, side_work):
     """Threads where there is no fork: zlib releases the GIL while it inflates (CPython
     Modules/zlibmodule.c), and so does every os call."""
     import threading
@@ -628,6 +633,13 @@ def _run_threaded(job, workers):
     threads = [threading.Thread(target=work, args=(index,)) for index in range(1, workers)]
     for thread in threads:
         thread.start()
+    try:
+        side_work()
+    except BaseException:
+        failures.append(None)  # stop the threads, then raise
+        for thread in threads:
+            thread.join()
+        raise
     work(0)
     for thread in threads:
         thread.join()
@@ -680,7 +692,7 @@ def _read_all(descriptor):
         parts.append(part)
 
 
-def _run_forked(job, workers):
+def _run_forked(job, workers, side_work):
     """workers - 1 forked children and this process take chunks from a pipe (chunk i of worker i
     first, then the queue in order). A child reports on its own pipe, then exits: status 0 and
     the mtimes of its files (_mtimes_report), or status 1 and code NUL message NUL fix. It never
@@ -724,6 +736,7 @@ def _run_forked(job, workers):
                     os._exit(status)
             os.close(write_end)
             children.append((pid, read_end))
+        side_work()
         try:
             _take_chunks(job, 0, queue, lambda: False)
             for index in orphaned:
