@@ -155,20 +155,25 @@ extern "C" {
 }
 
 // SHA-256 from the OpenSSL inside Node (see the module comment).
+#[cfg(unix)]
 extern "C" {
     fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
 }
 /// `RTLD_DEFAULT`: search the process's global symbols (dlfcn.h; glibc and musl use 0, macOS -2).
 #[cfg(target_os = "macos")]
 const RTLD_DEFAULT: *mut c_void = -2isize as *mut c_void;
-#[cfg(not(target_os = "macos"))]
+#[cfg(all(unix, not(target_os = "macos")))]
 const RTLD_DEFAULT: *mut c_void = ptr::null_mut();
 /// OpenSSL's one-shot `unsigned char *SHA256(const unsigned char *d, size_t n, unsigned char *md)`.
 type Sha256Function = unsafe extern "C" fn(*const u8, usize, *mut u8) -> *mut u8;
 
 fn sha256_function() -> Option<Sha256Function> {
     static FUNCTION: OnceLock<usize> = OnceLock::new();
+    // Without dlsym (Windows) there are no file sources: JavaScript reads and hashes.
+    #[cfg(unix)]
     let address = *FUNCTION.get_or_init(|| unsafe { dlsym(RTLD_DEFAULT, b"SHA256\0".as_ptr() as *const c_char) as usize });
+    #[cfg(not(unix))]
+    let address = *FUNCTION.get_or_init(|| 0);
     if address == 0 {
         None
     } else {
@@ -353,8 +358,14 @@ fn crc32_of(input: &[u8]) -> u32 {
 /// Reads at most `limit + 1` bytes (enough to tell that a file is over the limit) into a buffer
 /// that grows as needed: no stat first, one open, reads and one close per small file.
 fn read_file(path: &CString, limit: usize) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(path.as_bytes()));
+    #[cfg(unix)]
+    let path = {
+        use std::os::unix::ffi::OsStrExt;
+        std::path::Path::new(std::ffi::OsStr::from_bytes(path.as_bytes()))
+    };
+    // Elsewhere paths are Unicode; JavaScript handed over UTF-8.
+    #[cfg(not(unix))]
+    let path = std::path::Path::new(path.to_str().map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?);
     let file = std::fs::File::open(path)?;
     let mut content = Vec::with_capacity(64 * 1024);
     file.take(limit as u64 + 1).read_to_end(&mut content)?;
