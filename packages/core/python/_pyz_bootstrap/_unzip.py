@@ -13,7 +13,6 @@ Formats: PKWARE APPNOTE 6.3.10, sections cited next to each structure. Only what
 accepted: methods 0 (stored) and 8 (deflate), no encryption, one disk, ZIP64 where needed (zipimport
 reads ZIP64 only from 3.13, hence the nested payload and this reader).
 """
-import array
 import os
 import struct
 import sys
@@ -70,6 +69,10 @@ MIN_CHUNK_COST = 2 << 20
 MAX_CHUNKS = 255
 # A forked worker checks this often whether its parent is still alive (and stops if not).
 PARENT_CHECK_INTERVAL = 64
+# zlib.decompress's output buffer: exactly the size on 3.10+ (a filled buffer is returned as it
+# is); one byte more before, where a filled buffer is first doubled (a realloc) and then shrunk
+# (CPython Modules/zlibmodule.c, bpo-41486).
+OUTPUT_SLACK = 0 if sys.version_info >= (3, 10) else 1
 # O_EXCL: never write through anything that is already there (the directory is new and private).
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
@@ -396,7 +399,7 @@ def _extract_member(source, archive, destination, relative, member):
                 raw = memoryview(block)[data_start:data_start + compressed_size]
             else:
                 raw = source.read(offset + data_start, compressed_size)
-            data = zlib.decompress(raw, -15, size or 1) if method == DEFLATED else raw
+            data = zlib.decompress(raw, -15, size + OUTPUT_SLACK) if method == DEFLATED else raw
             if len(data) != size:
                 raise _corrupt(archive, relative, "%d bytes instead of %d" % (len(data), size))
             if zlib.crc32(data) != crc:
@@ -466,7 +469,7 @@ class _Job:
         self.destination = os.path.join(destination, "")  # with a trailing separator: + relative path
         self.files = files
         self.chunks = chunks
-        self.mtimes = array.array("q", bytes(8 * len(files)))
+        self.mtimes = [0] * len(files)
 
 
 def _extract_chunk(job, index, stop):
@@ -503,12 +506,11 @@ def _chunks(directories, files, workers):
     chunk costs 1/(GUIDED_SHARE * workers) of the work not yet cut, down to MIN_CHUNK_COST, so
     the first chunks are big and the last ones small, and when the queue runs dry the workers
     finish within about one small chunk of each other (with equal chunks, whoever takes the last
-    one decides the end while the other cores idle).
+    one decides the end while the other cores idle). The queue is ordered heaviest first.
 
     Contiguous, and far apart at the start: worker 0 starts at the first file, the others at the
-    last ones, and the queue runs from the front; so workers mostly create files in directories
-    of their own (entries of one directory are created under that directory's lock) and read
-    separate regions of the archive.
+    last ones; so workers mostly create files in directories of their own (entries of one
+    directory are created under that directory's lock) and read separate regions of the archive.
     """
     costs = []
     previous = None
@@ -518,6 +520,7 @@ def _chunks(directories, files, workers):
         previous = parent
     remaining = sum(costs)
     bounds = []
+    weights = []
     low, high = 0, len(files)  # files[low:high] are not in a chunk yet
     while low < high:
         if workers == 1 or len(bounds) == MAX_CHUNKS - 1:
@@ -540,8 +543,14 @@ def _chunks(directories, files, workers):
             bounds.append((low, end))
             low = end
         remaining -= accumulated
+        weights.append(accumulated)
     if not bounds:
         bounds.append((0, 0))
+    # The queue heaviest first (LPT: Graham, 1969): a chunk is heavier than its guided share
+    # when one member alone exceeds it (a 25 MB shared library); taken last, it would keep one
+    # worker busy while the others have nothing left.
+    order = list(range(min(workers, len(bounds)))) + sorted(range(workers, len(bounds)), key=lambda index: -weights[index])
+    bounds = [bounds[index] for index in order]
     needed = [_ancestors(set(relative.rpartition("/")[0] for relative, _member in files[first:end])) for first, end in bounds]
     # Directories no file needs (explicit empty directory members) go to the first chunk.
     needed[0].update(_ancestors(set(directories).difference(*needed)))
@@ -664,18 +673,18 @@ def _take_chunks(job, index, queue, stop):
 
 
 def _mtimes_report(job, done):
-    """What a forked worker sends back: for each chunk it did, its index, then its files' mtimes."""
-    report = array.array("q")
+    """What a forked worker sends back: for each chunk it did, its index, then its files' mtimes
+    (little-endian int64s; `struct` rather than `array`: one extension module fewer to load)."""
+    report = []
     for index in done:
         _directories, first, end = job.chunks[index]
         report.append(index)
         report.extend(job.mtimes[first:end])
-    return report.tobytes()
+    return struct.pack("<%dq" % len(report), *report)
 
 
 def _read_mtimes_report(job, data):
-    report = array.array("q")
-    report.frombytes(data[:len(data) - len(data) % report.itemsize])
+    report = struct.unpack("<%dq" % (len(data) // 8), data[:len(data) // 8 * 8])
     position = 0
     while position < len(report):
         _directories, first, end = job.chunks[report[position]]

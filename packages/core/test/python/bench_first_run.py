@@ -18,7 +18,8 @@ so deleting thousands of files makes the next runs' file creation several times 
 holds for the next benchmark too: give each one a fresh ROOT (a new top-level directory lands in
 other block groups) and --keep the outputs, deleting them once the measurements are over.
 Before each run the harness waits (up to 30 s) for the CPUs to be idle, so that another process's
-burst of work (a compiler) does not land in one run; the number of such waits is printed.
+burst of work (a compiler, the kernel writing back earlier runs' files) does not land in one run;
+the number of such waits is printed.
 """
 import json
 import os
@@ -78,6 +79,9 @@ def main():
     if keep:
         arguments.remove("--keep")
     python, runs, root, archives = arguments[0], int(arguments[1]), arguments[2], arguments[3:]
+    # The interpreter itself, not a launcher in front of it: a pyenv shim is a shell script that
+    # adds ~80 ms to every run, which would pull every ratio towards 1.
+    python = subprocess.check_output([python, "-c", "import sys; print(sys.executable)"]).decode().strip() or python
     os.makedirs(root, exist_ok=True)
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SHIV_")}
     environment.pop("PYTHONDONTWRITEBYTECODE", None)
