@@ -740,6 +740,105 @@ unsafe extern "C" fn js_deflate(env: napi_env, info: napi_callback_info) -> napi
     promise
 }
 
+/// Why the fast walk gave up: the JavaScript walker then walks the tree itself, with its rules
+/// for links and names and its errors (packages/core/src/files.ts is the reference).
+struct NotSimple;
+
+/// Lists the regular files below `directory` like files.ts's walker, as long as the tree is
+/// simple: only directories and regular files (links, sockets, FIFOs and devices are left to
+/// JavaScript, as are names that are not UTF-8 and any error). Entry types come from readdir
+/// (d_type), so a directory costs no stat; a file costs one lstat.
+#[cfg(unix)]
+fn walk_simple(directory: &std::path::Path, relative: &mut String, paths: &mut String, stats: &mut Vec<f64>) -> Result<(), NotSimple> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    for entry in std::fs::read_dir(directory).map_err(|_| NotSimple)? {
+        let entry = entry.map_err(|_| NotSimple)?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { return Err(NotSimple) };
+        // files.ts: isExcluded (SPEC §2, §4: no .pyc, no __pycache__).
+        if name == "__pycache__" || name.ends_with(".pyc") || name.ends_with(".pyo") {
+            continue;
+        }
+        let kind = entry.file_type().map_err(|_| NotSimple)?;
+        let length = relative.len();
+        if !relative.is_empty() {
+            relative.push('/');
+        }
+        relative.push_str(name);
+        if kind.is_dir() {
+            walk_simple(&entry.path(), relative, paths, stats)?;
+        } else if kind.is_file() {
+            let metadata = std::fs::symlink_metadata(entry.path()).map_err(|_| NotSimple)?;
+            if !metadata.file_type().is_file() {
+                return Err(NotSimple); // replaced while we looked
+            }
+            if !paths.is_empty() {
+                paths.push('\0');
+            }
+            paths.push_str(relative);
+            stats.extend_from_slice(&[
+                metadata.size() as f64,
+                (metadata.mode() & 0o7777) as f64,
+                metadata.mtime() as f64,
+                metadata.mtime_nsec() as f64,
+                metadata.ctime() as f64,
+                metadata.ctime_nsec() as f64,
+                metadata.ino() as f64,
+            ]);
+        } else if kind.is_symlink() {
+            return Err(NotSimple);
+        } else if !(kind.is_fifo() || kind.is_socket() || kind.is_block_device() || kind.is_char_device()) {
+            return Err(NotSimple); // a type readdir does not know: let lstat decide in JavaScript
+        }
+        relative.truncate(length);
+    }
+    Ok(())
+}
+
+/// `walk(root): [paths: string ('\0'-separated, relative, '/'), stats: Buffer (Float64 x 7 per
+/// file)] | undefined` — undefined when the tree is not simple (see walk_simple).
+unsafe extern "C" fn js_walk(env: napi_env, info: napi_callback_info) -> napi_value {
+    let mut argc: usize = 1;
+    let mut argv: [napi_value; 1] = [ptr::null_mut(); 1];
+    if napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) != NAPI_OK || argc < 1 {
+        return throw(env, "walk(root) takes 1 argument");
+    }
+    let mut undefined: napi_value = ptr::null_mut();
+    napi_get_undefined(env, &mut undefined);
+    let Some(root) = string_of(env, argv[0]) else { return undefined };
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let root = std::path::Path::new(std::ffi::OsStr::from_bytes(root.as_bytes()));
+        let (mut relative, mut paths, mut stats) = (String::new(), String::new(), Vec::<f64>::new());
+        if walk_simple(root, &mut relative, &mut paths, &mut stats).is_err() {
+            return undefined;
+        }
+        let mut text: napi_value = ptr::null_mut();
+        let mut buffer: napi_value = ptr::null_mut();
+        let mut data: *mut c_void = ptr::null_mut();
+        let mut pair: napi_value = ptr::null_mut();
+        let bytes = stats.len() * 8;
+        if napi_create_string_utf8(env, paths.as_ptr() as *const c_char, paths.len(), &mut text) != NAPI_OK
+            || napi_create_buffer(env, bytes, &mut data, &mut buffer) != NAPI_OK
+            || napi_create_array_with_length(env, 2, &mut pair) != NAPI_OK
+        {
+            return undefined;
+        }
+        if bytes > 0 {
+            ptr::copy_nonoverlapping(stats.as_ptr() as *const u8, data as *mut u8, bytes);
+        }
+        napi_set_element(env, pair, 0, text);
+        napi_set_element(env, pair, 1, buffer);
+        return pair;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = root;
+        undefined
+    }
+}
+
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 extern "C" {
     fn mallopt(param: c_int, value: c_int) -> c_int;
@@ -773,6 +872,12 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         || napi_set_named_property(env, exports, b"fileTasks\0".as_ptr() as *const c_char, file_tasks) != NAPI_OK
     {
         throw(env, "pyz-native: cannot register deflate");
+    }
+    let mut walk: napi_value = ptr::null_mut();
+    if napi_create_function(env, b"walk\0".as_ptr() as *const c_char, NAPI_AUTO_LENGTH, Some(js_walk), ptr::null_mut(), &mut walk) != NAPI_OK
+        || napi_set_named_property(env, exports, b"walk\0".as_ptr() as *const c_char, walk) != NAPI_OK
+    {
+        throw(env, "pyz-native: cannot register walk");
     }
     exports
 }

@@ -373,8 +373,11 @@ async function stageInputs(options: ResolvedOptions, onPipRun: () => void, ident
     // shiv copies the preamble to site-packages/bin/<name> and records the name.
     lists.push([{ relativePath: `bin/${path.basename(options.preamble)}`, sourcePath: options.preamble, mode: stat.mode & 0o7777, size: stat.size }]);
   }
+  // The archive being written never packs itself (an output inside an input tree). Resolving
+  // only the paths that end with its name keeps this off the per-file cost.
   const output = path.resolve(options.output);
-  const files = mergeFileLists(lists).filter((file) => path.resolve(file.sourcePath) !== output);
+  const outputName = path.basename(output);
+  const files = mergeFileLists(lists).filter((file) => !file.sourcePath.endsWith(outputName) || path.resolve(file.sourcePath) !== output);
   return { files, pip };
 }
 

@@ -9,6 +9,7 @@
  */
 import * as nodeFs from 'node:fs';
 import path from 'node:path';
+import { nativeWalk } from './compress/native.js';
 import { PyzError } from './errors.js';
 
 export interface FileRecord {
@@ -152,7 +153,14 @@ export async function walkTree(root: string, prefix: string = '', fileSystem: Wa
   }
 
   const rootInfo = fileSystem.statSync(root);
-  if (rootInfo.isDirectory()) {
+  const listed = rootInfo.isDirectory() && fileSystem === (nodeFs as unknown as WalkFileSystem) ? nativeWalk(root) : undefined;
+  if (listed !== undefined) {
+    // A plain tree (directories and regular files only): the addon listed it; same records.
+    const base = path.join(root);
+    for (const entry of listed) {
+      records.push({ relativePath: join(prefix, entry.relativePath), sourcePath: path.join(base, entry.relativePath), mode: entry.mode, size: entry.size, mtimeMs: entry.mtimeMs, ctimeMs: entry.ctimeMs, ino: entry.ino });
+    }
+  } else if (rootInfo.isDirectory()) {
     visit(root, '', [realRoot]);
   } else if (rootInfo.isFile()) {
     // A single file mapped to `prefix` (e.g. include { from: 'manifest.json', to: 'myapp/manifest.json' }).
@@ -176,9 +184,23 @@ export function compareNames(left: string, right: string): number {
   return Buffer.compare(Buffer.from(left, 'utf8'), Buffer.from(right, 'utf8'));
 }
 
+/** A UTF-16 code unit from which string order and UTF-8 byte order may disagree (surrogates and above). */
+const FIRST_UNSAFE_FOR_STRING_ORDER = /[\ud800-\uffff]/;
+
 /** Merges file lists in order (a later list replaces a file of an earlier one) and sorts by path. */
 export function mergeFileLists(lists: readonly (readonly FileRecord[])[]): FileRecord[] {
   const byPath = new Map<string, FileRecord>();
   for (const list of lists) for (const record of list) byPath.set(record.relativePath, record);
-  return [...byPath.values()].sort((left, right) => compareNames(left.relativePath, right.relativePath));
+  const records = [...byPath.values()];
+  // JavaScript compares strings by UTF-16 code units, which is UTF-8 byte order as long as no
+  // name holds U+D800 or above (a surrogate pair, U+10000 and up, sorts below U+E000-U+FFFF in
+  // UTF-16 but above them in UTF-8). The common case sorts the strings directly; otherwise each
+  // name is encoded once, not once per comparison.
+  if (!records.some((record) => FIRST_UNSAFE_FOR_STRING_ORDER.test(record.relativePath))) {
+    return records.sort((left, right) => (left.relativePath < right.relativePath ? -1 : left.relativePath > right.relativePath ? 1 : 0));
+  }
+  return records
+    .map((record) => ({ record, key: Buffer.from(record.relativePath, 'utf8') }))
+    .sort((left, right) => Buffer.compare(left.key, right.key))
+    .map(({ record }) => record);
 }

@@ -42,6 +42,12 @@ interface NativeAddon {
   ): Promise<[output: Uint8Array, errors: (string | undefined)[] | undefined]>;
   /** False where Node does not export OpenSSL's SHA256 (the addon then takes no file paths). */
   readonly fileTasks: boolean;
+  /**
+   * Lists the regular files below `root` (relative '/'-paths, '\0'-separated) with 7 numbers
+   * each (size, mode, mtime s, mtime ns, ctime s, ctime ns, inode); undefined when the tree holds
+   * anything but directories and regular files, or a name that is not UTF-8, or cannot be read.
+   */
+  walk?(root: string): [paths: string, stats: Uint8Array] | undefined;
 }
 
 /**
@@ -50,18 +56,79 @@ interface NativeAddon {
  */
 export const NATIVE_FILE_LIMIT: number = 64 * 1024 * 1024;
 
+let platformSuffix: string | undefined;
+
 /** napi-rs's platform suffix: linux-x64-gnu, linux-x64-musl, darwin-arm64, win32-x64-msvc, … */
 export function nativePlatformSuffix(): string {
+  if (platformSuffix !== undefined) return platformSuffix;
   const base = `${process.platform}-${process.arch}`;
-  if (process.platform === 'win32') return `${base}-msvc`;
-  if (process.platform !== 'linux') return base;
+  if (process.platform === 'win32') return (platformSuffix = `${base}-msvc`);
+  if (process.platform !== 'linux') return (platformSuffix = base);
+  // A diagnostic report takes a few milliseconds: asked once per process.
   const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  return report?.header?.glibcVersionRuntime ? `${base}-gnu` : `${base}-musl`;
+  return (platformSuffix = report?.header?.glibcVersionRuntime ? `${base}-gnu` : `${base}-musl`);
 }
 
 /** Where `npm run build -w native` puts the addon for this platform. */
 export function defaultNativeAddonPath(): string {
   return fileURLToPath(new URL(`../../../../native/pyz-native.${nativePlatformSuffix()}.node`, import.meta.url));
+}
+
+/** Loads the addon (Node caches it); throws when it is missing, cannot load or is outdated. */
+function loadNativeAddon(addonPath: string): NativeAddon {
+  let addon: NativeAddon;
+  try {
+    addon = createRequire(import.meta.url)(addonPath) as NativeAddon;
+  } catch (error) {
+    throw new Error(`native addon ${addonPath} cannot be loaded: ${(error as Error).message}`, { cause: error });
+  }
+  if (typeof addon.deflate !== 'function') {
+    throw new Error(`native addon ${addonPath} does not export deflate(); rebuild it with npm run build -w native`);
+  }
+  return addon;
+}
+
+/** One file the addon's walk found. */
+export interface NativeWalkEntry {
+  readonly relativePath: string;
+  readonly size: number;
+  readonly mode: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+  readonly ino: number;
+}
+
+/**
+ * The addon's directory walk (no stat per directory, no JavaScript per entry): the regular files
+ * below `root`, or undefined when the addon does not load or the tree is not plain directories
+ * and regular files — the caller then walks it itself (files.ts is the reference for links,
+ * names and errors).
+ */
+export function nativeWalk(root: string): NativeWalkEntry[] | undefined {
+  let addon: NativeAddon;
+  try {
+    addon = loadNativeAddon(defaultNativeAddonPath());
+  } catch {
+    return undefined;
+  }
+  const listed = addon.walk?.(root);
+  if (listed === undefined) return undefined;
+  const [paths, statBytes] = listed;
+  const stats = new Float64Array(statBytes.buffer.slice(statBytes.byteOffset, statBytes.byteOffset + statBytes.byteLength));
+  if (paths === '') return [];
+  return paths.split('\0').map((relativePath, index) => {
+    const slot = index * 7;
+    return {
+      relativePath,
+      size: stats[slot]!,
+      mode: stats[slot + 1]!,
+      // As node:fs computes Stats#mtimeMs and #ctimeMs from seconds and nanoseconds, so the
+      // incremental index compares equal whichever walker listed a file.
+      mtimeMs: stats[slot + 2]! * 1e3 + stats[slot + 3]! / 1e6,
+      ctimeMs: stats[slot + 4]! * 1e3 + stats[slot + 5]! / 1e6,
+      ino: stats[slot + 6]!,
+    };
+  });
 }
 
 /** Loads the addon; throws (the loader chains the error) when it is missing or cannot load. */
@@ -74,15 +141,7 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Compres
       fix: 'pass a thread count of 1 or more, or leave it unset for one per core',
     });
   }
-  let addon: NativeAddon;
-  try {
-    addon = createRequire(import.meta.url)(addonPath) as NativeAddon;
-  } catch (error) {
-    throw new Error(`native addon ${addonPath} cannot be loaded: ${(error as Error).message}`, { cause: error });
-  }
-  if (typeof addon.deflate !== 'function') {
-    throw new Error(`native addon ${addonPath} does not export deflate(); rebuild it with npm run build -w native`);
-  }
+  const addon = loadNativeAddon(addonPath);
   // Every call goes straight to the addon: its persistent threads take single sources from one
   // FIFO queue, so calls overlap and a call's last (big) piece never leaves a core idle.
   let closed = false;
