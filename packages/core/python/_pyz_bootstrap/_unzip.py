@@ -307,7 +307,10 @@ def plan_members(members):
             raise _unsafe(name, "NUL in path")
         if (member[MODE] & 0o170000) == S_IFLNK:
             raise _unsafe(name, "symbolic link")
-        if "." in relative or "//" in relative or relative[-1] == "/":
+        # A ".", ".." or empty component shows as "/./", "/../" or "//" once the name is
+        # framed with slashes (most names hold a "." in an extension: no split for those).
+        framed = "/" + relative + "/"
+        if "/./" in framed or "/../" in framed or "//" in framed:
             for part in relative.split("/"):
                 if part in ("", ".", ".."):
                     raise _unsafe(name, "%r path component" % part)
