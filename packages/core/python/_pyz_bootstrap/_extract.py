@@ -217,31 +217,47 @@ def _walk_directories(site_packages):
         yield ("" if relative == "." else relative), sorted(subdirectories + names)
 
 
-def write_manifest(extraction_dir, build_id, listing=None, signals=None):
+def manifest_order(listing):
+    """(directories, how many of them hold code, file paths) in the order the manifest records
+    them. Directories holding code first: every warm start checks those (cache_state), the
+    others in a sample. The root always counts as code (top-level packages, .pth files). Files
+    follow their directories; a name that is a key of the listing is a directory.
+
+    Needs only the listing, so a first run works it out while the workers extract."""
+    code = sorted(relative for relative, names in listing.items() if not relative or any(name.endswith(CODE_SUFFIXES) for name in names))
+    ordered = code + sorted(set(listing).difference(code))
+    paths = []
+    for relative in ordered:
+        for name in listing[relative]:
+            path = relative + "/" + name if relative else name
+            if path not in listing:
+                paths.append(path)
+    return ordered, len(code), paths
+
+
+def write_manifest(extraction_dir, build_id, listing=None, signals=None, order=None):
     """Listing first, manifest last: a manifest on disk means everything before it was written.
 
-    `listing` ({directory: names}, from the extraction plan) spares a walk over every file, and
-    `signals` ({path: (size, mtime_ns)}, from extract_payload) a stat of every file; the
-    directory mtimes are read now, after any compile_pyc run has added its __pycache__ dirs.
+    `listing` ({directory: names}, from the extraction plan) spares a walk over every file,
+    `signals` ({path: (size, mtime_ns)}, from extract_payload) a stat of every file, and `order`
+    (manifest_order of the listing) the sorting; the directory mtimes are read now, after any
+    compile_pyc run has added its __pycache__ dirs.
     """
     site_packages = os.path.join(extraction_dir, SITE_PACKAGES)
     if listing is None:
         listing = dict(_walk_directories(site_packages))
-    # Directories holding code first: every warm start checks those (cache_state), the others
-    # in a sample. The root always counts as code (top-level packages, .pth files).
-    code = sorted(relative for relative, names in listing.items() if not relative or any(name.endswith(CODE_SUFFIXES) for name in names))
-    data = sorted(set(listing).difference(code))
+    ordered, code_count, paths = order or manifest_order(listing)
     directories = []
     if os.stat in os.supports_dir_fd:
         # Relative to an open site-packages: the kernel walks a short path (thousands of stats).
         descriptor = os.open(site_packages, os.O_RDONLY)
         try:
-            for relative in code + data:
+            for relative in ordered:
                 directories.append([relative, os.stat(relative or ".", dir_fd=descriptor).st_mtime_ns])
         finally:
             os.close(descriptor)
     else:
-        for relative in code + data:
+        for relative in ordered:
             path = os.path.join(site_packages, relative) if relative else site_packages
             directories.append([relative, os.stat(path).st_mtime_ns])
     # Size and mtime of every file, checked off the critical path of each warm start
@@ -249,22 +265,17 @@ def write_manifest(extraction_dir, build_id, listing=None, signals=None):
     # `signals` (the extractor's fstat of each file it wrote) spares an lstat per file here.
     files = []
     signals = signals or {}
-    for relative in code + data:
-        prefix = site_packages + os.sep + relative.replace("/", os.sep) + os.sep if relative else site_packages + os.sep
-        for name in listing[relative]:
-            path = relative + "/" + name if relative else name
-            known = signals.get(path)
-            if known is not None and known[1]:
-                files.append([path, known[0], known[1]])
-                continue
-            if path in listing:
-                continue  # a directory
-            try:
-                status = os.lstat(prefix + name)
-            except OSError:
-                continue
-            if stat.S_ISREG(status.st_mode):
-                files.append([relative + "/" + name if relative else name, status.st_size, status.st_mtime_ns])
+    for path in paths:
+        known = signals.get(path)
+        if known is not None and known[1]:
+            files.append([path, known[0], known[1]])
+            continue
+        try:
+            status = os.lstat(os.path.join(site_packages, path.replace("/", os.sep)))
+        except OSError:
+            continue
+        if stat.S_ISREG(status.st_mode):
+            files.append([path, status.st_size, status.st_mtime_ns])
     recorded = dict(listing)
     recorded[FILES_KEY] = files
     with open(os.path.join(extraction_dir, LISTING_NAME), "w") as handle:
@@ -275,7 +286,7 @@ def write_manifest(extraction_dir, build_id, listing=None, signals=None):
         handle.write("".join("%d %d %s\n" % (size, mtime, relative) for relative, size, mtime in files))
     _write_json_atomically(
         os.path.join(extraction_dir, MANIFEST_NAME),
-        {"layout": LAYOUT, "build_id": build_id, "code_directories": len(code), "directories": directories},
+        {"layout": LAYOUT, "build_id": build_id, "code_directories": code_count, "directories": directories},
     )
 
 
@@ -386,10 +397,13 @@ def ensure_extracted(environment, roots, may_fall_back, stem, directory_name):
             try:
                 site_packages = os.path.join(temporary, SITE_PACKAGES)
                 signals = {}
-                listing = _unzip.extract_payload(environment.archive, environment.payload, site_packages, signals=signals)
+                orders = []  # worked out while the workers extract
+                listing = _unzip.extract_payload(
+                    environment.archive, environment.payload, site_packages, signals=signals,
+                    during=lambda listing: orders.append(manifest_order(listing)))
                 if environment.compile_pyc:
                     _compile(site_packages, environment.compile_workers)
-                write_manifest(temporary, environment.build_id, listing, signals)
+                write_manifest(temporary, environment.build_id, listing, signals, orders[0] if orders else None)
                 os.close(os.open(os.path.join(temporary, IN_USE_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
             except BaseException:
                 _remove_tree(temporary)  # a refused or failed extraction leaves nothing behind

@@ -580,12 +580,13 @@ def can_fork():
     return threading is None or threading.active_count() <= 1
 
 
-def extract_payload(archive, payload_name, destination, workers=None, use_fork=None, signals=None):
+def extract_payload(archive, payload_name, destination, workers=None, use_fork=None, signals=None, during=None):
     """Extract the nested payload into the new directory `destination`; return its listing
     ({directory: sorted names}, see listing_of). With a dict as `signals`, also fill it with
     {relative path: (size, mtime_ns)} of every file written (for the manifest, without a second
-    pass over the tree). Any failure raises BootstrapError; the caller removes the partly
-    written directory (it is a private temporary one)."""
+    pass over the tree). `during(listing)`, if given, runs in this process while the other
+    workers extract. Any failure raises BootstrapError; the caller removes the partly written
+    directory (it is a private temporary one)."""
     source, start, size = find_payload(archive, payload_name)
     try:
         members = read_directory(source, start, size, "%s (%s)" % (archive, payload_name))
@@ -596,10 +597,15 @@ def extract_payload(archive, payload_name, destination, workers=None, use_fork=N
         workers = max(1, min(workers, len(files), MAX_CHUNKS))
         job = _Job(source, archive, destination, files, _chunks(directories, files, workers))
         workers = min(workers, len(job.chunks))
-        # The listing is made by this process while the other workers already extract: the
-        # shared queue hands them a little more work instead of them waiting for it.
+        # The listing (and `during`) is made by this process while the other workers already
+        # extract: the shared queue hands them a little more work instead of them waiting for it.
         listing = []
-        side_work = lambda: listing.append(listing_of(directories, files))
+
+        def side_work():
+            listing.append(listing_of(directories, files))
+            if during is not None:
+                during(listing[0])
+
         if workers == 1:
             side_work()
             _run_chunk(job, 0, lambda: False)
