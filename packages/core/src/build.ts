@@ -229,7 +229,8 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
   let bytes = 0;
   const started = performance.now();
   const progress = { filesDone: 0, filesTotal: files.length, bytesDone: 0, bytesTotal: files.reduce((sum, file) => sum + file.size, 0), elapsedMs: 0 };
-  const pending: { promise: Promise<CompressedFile[]>; bytes: number }[] = [];
+  /** Results in path order: compressed batches still running, or entries reused as they are. */
+  const pending: ({ promise: Promise<CompressedFile[]>; bytes: number } | { ready: CompressedFile[]; bytes: number })[] = [];
   let inFlight = 0;
 
   /** Everything that happens to a file once its bytes are final, in path order. */
@@ -248,17 +249,22 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
 
   const drainOne = async (): Promise<void> => {
     const head = pending.shift()!;
-    const results = await head.promise;
+    // Reused entries skip the await: thousands of them in a rebuild would each cost a turn.
+    const results = 'ready' in head ? head.ready : await head.promise;
     for (const result of results) {
       await sink.addEntry({ name: result.record.relativePath, mode: entryModeOf(result.record), method: result.method, crc32: result.crc32, uncompressedSize: result.record.size, data: result.data });
       account(result.record, result.digest!, result.method, result.crc32, result.data.length);
     }
     inFlight -= head.bytes;
   };
-  const enqueue = (promise: Promise<CompressedFile[]>, size: number): void => {
-    // Not awaited until its turn: a failure must not surface as an unhandled rejection first.
-    promise.catch(() => {});
-    pending.push({ promise, bytes: size });
+  const enqueue = (work: Promise<CompressedFile[]> | CompressedFile[], size: number): void => {
+    if (Array.isArray(work)) {
+      pending.push({ ready: work, bytes: size });
+    } else {
+      // Not awaited until its turn: a failure must not surface as an unhandled rejection first.
+      work.catch(() => {});
+      pending.push({ promise: work, bytes: size });
+    }
     inFlight += size;
   };
 
@@ -285,7 +291,7 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
     if (knownDigest !== undefined && reusable !== undefined) {
       // Unchanged since the last build: copy its compressed bytes, don't even read the file.
       flush(); // files before it are still batched; writes must stay in path order
-      enqueue(Promise.resolve([{ record, method: reusable.method, crc32: reusable.crc32, data: reusable.data, digest: knownDigest }]), reusable.data.length);
+      enqueue([{ record, method: reusable.method, crc32: reusable.crc32, data: reusable.data, digest: knownDigest }], reusable.data.length);
     } else if (record.size >= STREAMING_THRESHOLD_BYTES) {
       flush();
       while (pending.length > 0) await drainOne();

@@ -2,20 +2,22 @@
  * Compression levels. pyz speaks libdeflate's scale, 1–12; the zlib-based backends (`zlib`, `js`)
  * cap it at 9.
  *
- * What each level costs, measured on a real site-packages (django, gunicorn, psycopg, numpy:
- * 4,940 files, 82.9 MB without `.pyc`, a third of it one 25 MB shared library), on a shared
- * 2-core x86-64 machine, so read them as ratios between rows rather than promises:
+ * What each level costs: whole builds (a new process each, Node start-up included) of a real
+ * site-packages (django, gunicorn, psycopg, numpy: 4,940 files, 82.8 MB without `.pyc`, a third of
+ * it one 25 MB shared library) on a shared 2-core x86-64 machine; `npm run bench -- --suite sweep
+ * --corpus medium --levels 1,3,5,6,9,12 --runs 3`, 2026-11-30. Read them as ratios between rows
+ * rather than promises. Python's `zipfile` at level 6 (what shiv does) took 2.18 s for 25.8 MB.
  *
- * | level | native, 2 threads | wasm, 2 workers | size of input | node:zlib, 1 thread (same level) |
- * |------:|------------------:|----------------:|--------------:|---------------------------------:|
- * |     1 |        283 MB/s   |       166 MB/s  |      32.6 %   | 135 MB/s, 33.8 %                 |
- * |     4 |        209 MB/s   |       110 MB/s  |      30.8 %   |                                  |
- * |     6 |        158 MB/s   |       103 MB/s  |      29.9 %   |  65 MB/s, 30.4 %                 |
- * |     9 |         85 MB/s   |        58 MB/s  |      29.7 %   |  29 MB/s, 30.3 %                 |
- * |    12 |         17 MB/s   |        14 MB/s  |      28.8 %   | (9 is zlib's maximum)            |
+ * | level | native          | wasm           | archive | node:zlib (same level) |
+ * |------:|----------------:|---------------:|--------:|-----------------------:|
+ * |     1 | 0.59 s, 140 MB/s | 0.82 s, 101 MB/s | 27.8 MB | 0.88 s, 28.9 MB        |
+ * |     3 | 0.67 s, 123 MB/s | 0.90 s,  92 MB/s | 26.6 MB | 0.94 s, 27.8 MB        |
+ * |     5 | 0.73 s, 114 MB/s | 1.00 s,  83 MB/s | 25.8 MB | 1.09 s, 26.2 MB        |
+ * |     6 | 0.78 s, 107 MB/s | 1.05 s,  79 MB/s | 25.6 MB | 1.24 s, 26.1 MB        |
+ * |     9 | 1.27 s,  65 MB/s | 1.59 s,  52 MB/s | 25.4 MB | 2.05 s, 26.0 MB        |
+ * |    12 | 4.89 s,  17 MB/s | 5.98 s,  14 MB/s | 24.7 MB | (9 is zlib's maximum)  |
  *
- * One thread of native level 6 does 108 MB/s, one WASM worker 55 MB/s. Native and WASM write the
- * same bytes, so the sizes hold for both.
+ * Native and WASM write the same bytes, so the sizes hold for both.
  */
 import { PyzError } from '../errors.js';
 
@@ -29,9 +31,10 @@ export const MAX_LEVEL: number = 12;
 export const MAX_ZLIB_LEVEL: number = 9;
 
 /**
- * The level used when none is given: libdeflate 6 is 1.6 % smaller than zlib 6 on the corpus
- * above and 1.65× as fast per thread. Level 1 is ~1.8× faster again for 9 % more bytes; level 9
- * halves the speed for 0.8 % fewer; `'max'` (12) is ~9× slower for 3.6 % fewer.
+ * The level used when none is given: the lowest libdeflate level whose archive is no larger than
+ * Python's `zipfile` at level 6 (25.6 against 25.8 MB above; level 5 gives 25.8 MB, 0.2 % more).
+ * Level 1 builds ~25 % faster for 9 % more bytes; level 9 takes ~1.6× as long for 0.8 % fewer;
+ * `'max'` (12) ~6× as long for 3.5 % fewer — for release builds.
  * @default 6
  */
 export const DEFAULT_LEVEL: number = 6;
