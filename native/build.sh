@@ -78,13 +78,21 @@ wasm="$here/build/pyz-deflate.wasm"
 echo "native/build.sh: compiling $wasm"
 # -O3 with SIMD128 and bulk memory (memset/memcpy as single instructions; both in every Node
 # this project supports) is ~10 % faster than -O2 on site-packages, with the same output bytes.
-clang-16 --target=wasm32-wasi --sysroot=/usr -isystem /usr/include/wasm32-wasi \
-  -O3 -msimd128 -mbulk-memory -DNDEBUG -std=c99 -Wall \
-  -I"$source_dir" -I"$here/src" \
+# Compiled and linked in two steps: clang-16 runs binaryen's wasm-opt on any optimised link when
+# one is on PATH, without our feature flags, and that fails; the link step therefore has no -O.
+objects="$here/build/wasm-objects"
+rm -rf "$objects"
+mkdir -p "$objects"
+for source in src/pyz_wasm.c src/pyz_deflate.c "$source_dir/lib/deflate_compress.c" "$source_dir/lib/crc32.c" "$source_dir/lib/utils.c"; do
+  clang-16 --target=wasm32-wasi --sysroot=/usr -isystem /usr/include/wasm32-wasi \
+    -O3 -msimd128 -mbulk-memory -DNDEBUG -std=c99 -Wall \
+    -I"$source_dir" -I"$here/src" \
+    -c "$source" -o "$objects/$(basename "$source" .c).o"
+done
+clang-16 --target=wasm32-wasi --sysroot=/usr \
   -nostartfiles -Wl,--no-entry -Wl,--strip-all -L/usr/lib/wasm32-wasi \
-  -o "$wasm.tmp" \
-  src/pyz_wasm.c src/pyz_deflate.c \
-  "$source_dir/lib/deflate_compress.c" "$source_dir/lib/crc32.c" "$source_dir/lib/utils.c"
+  -o "$wasm.tmp" "$objects"/*.o
+rm -rf "$objects"
 node --input-type=module -e "
   import { readFileSync } from 'node:fs';
   const module = new WebAssembly.Module(readFileSync(process.argv[1]));
