@@ -372,6 +372,20 @@ fn read_file(path: &CString, limit: usize) -> std::io::Result<Vec<u8>> {
     Ok(content)
 }
 
+/// Words a read failure the way node:fs does ("EACCES: permission denied, open '…'"), so the
+/// message is the same whichever backend read the file.
+fn read_error_message(error: &std::io::Error, path: &CString) -> String {
+    let code = match error.kind() {
+        std::io::ErrorKind::NotFound => Some(("ENOENT", "no such file or directory")),
+        std::io::ErrorKind::PermissionDenied => Some(("EACCES", "permission denied")),
+        _ => None,
+    };
+    match code {
+        Some((code, text)) => format!("{code}: {text}, open '{}'", path.to_string_lossy()),
+        None => format!("{error}, open '{}'", path.to_string_lossy()),
+    }
+}
+
 fn sha256_of(content: &[u8]) -> Option<[u8; DIGEST_LENGTH]> {
     let sha256 = sha256_function()?;
     let mut digest = [0u8; DIGEST_LENGTH];
@@ -403,7 +417,7 @@ fn run_source(compressor: *mut libdeflate_compressor, call: &Arc<Call>, index: u
     };
     let content = match read_file(path, call.file_limit) {
         Ok(content) => content,
-        Err(error) => return Some(failed(error.to_string())),
+        Err(error) => return Some(failed(read_error_message(&error, path))),
     };
     if content.len() > call.file_limit {
         return Some(TaskResult { output: Vec::new(), crc: 0, bytes_read: content.len(), status: STATUS_OVERSIZE, digest: [0; DIGEST_LENGTH], error: None });
