@@ -75,5 +75,14 @@ export function joinPieces(
   return results;
 }
 
+/** {@link joinPieces} for backends that report each piece as a `CompressedBuffer`. */
+export function joinCompressedPieces(plan: PiecePlan, compressedPieces: readonly CompressedBuffer[]): CompressedBuffer[] {
+  return joinPieces(
+    plan,
+    compressedPieces.map((piece) => piece.compressed),
+    compressedPieces.map((piece) => piece.crc32),
+  );
+}
+
 /** One implementation of the CRC-32 combination, shared with the zip writer. */
 export { crc32Combine };

@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { PyzError } from '../errors.js';
 import { resolveLevel } from './levels.js';
 import { decodeFileResults, sliceByWeight, type FileTask } from './file-tasks.js';
-import { joinPieces, PIECE_SIZE, planPieces } from './pieces.js';
+import { joinCompressedPieces, PIECE_SIZE, planPieces } from './pieces.js';
 import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 import { WASM_WORKER_SOURCE } from './wasm-worker.js';
 
@@ -149,12 +149,7 @@ class WasmPool implements CompressionBackend {
     );
     this.#waiting.sort((a, b) => a.weight - b.weight);
     this.#dispatch();
-    const done = await Promise.all(results);
-    return joinPieces(
-      plan,
-      done.map((result) => result.compressed),
-      done.map((result) => result.crc32),
-    );
+    return joinCompressedPieces(plan, await Promise.all(results));
   }
 
   /**

@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { PyzError } from '../errors.js';
 import { zlibLevel } from './levels.js';
 import { decodeFileResults, sliceByWeight, type FileTask } from './file-tasks.js';
-import { joinPieces, PIECE_SIZE, planPieces } from './pieces.js';
+import { joinCompressedPieces, PIECE_SIZE, planPieces } from './pieces.js';
 import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 import { ZLIB_WORKER_SOURCE } from './zlib-worker.js';
 
@@ -95,11 +95,7 @@ class ZlibBackend implements CompressionBackend {
         ),
       )
     ).flat();
-    return joinPieces(
-      plan,
-      results.map((result) => result.compressed),
-      results.map((result) => result.crc32),
-    );
+    return joinCompressedPieces(plan, results);
   }
 
   /** Files up to one piece are read by the workers; bigger ones are cut into pieces by compressBatch. */
