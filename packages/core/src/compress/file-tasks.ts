@@ -22,18 +22,19 @@ export interface FileTask {
 }
 
 /**
- * Cuts `files` into at most `parts` contiguous slices of about equal bytes, so each worker gets
- * one message per batch (a slice is never empty).
+ * Cuts `items` into at most `parts` contiguous slices of about equal bytes (`size`), each at
+ * least `minimumBytes` unless it is the last, so each worker gets one message per batch (a slice
+ * is never empty). Shared by the worker-thread backends for files and for pieces.
  */
-export function sliceByWeight<T extends { readonly size: number }>(files: readonly T[], parts: number): T[][] {
-  const total = files.reduce((sum, file) => sum + file.size, 0);
-  const target = Math.max(1, Math.ceil(total / parts));
+export function sliceByWeight<T extends { readonly size: number }>(items: readonly T[], parts: number, minimumBytes = 1): T[][] {
+  const total = items.reduce((sum, item) => sum + item.size, 0);
+  const target = Math.max(minimumBytes, Math.ceil(total / parts));
   const slices: T[][] = [];
   let current: T[] = [];
   let currentBytes = 0;
-  for (const file of files) {
-    current.push(file);
-    currentBytes += file.size;
+  for (const item of items) {
+    current.push(item);
+    currentBytes += item.size;
     if (currentBytes >= target && slices.length < parts - 1) {
       slices.push(current);
       current = [];

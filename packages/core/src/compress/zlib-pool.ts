@@ -32,7 +32,6 @@ export interface ZlibBackendOptions {
 /** Slices smaller than this are not worth a worker round trip of their own. */
 const MIN_SLICE_BYTES = 256 * 1024;
 
-
 /** One message to a worker: buffers to compress, or whole files to read, hash and compress. */
 type Task = {
   readonly id: number;
@@ -82,8 +81,8 @@ class ZlibBackend implements CompressionBackend {
     if (inputs.length === 0) return [];
     const effectiveLevel = Math.max(0, zlibLevel(Math.round(level)));
     const plan = planPieces(inputs);
-    const pieces = plan.pieces.map((piece, index) => ({ piece, endsStream: plan.endsStream[index]! }));
-    const slices = sliceBatch(pieces, this.concurrency);
+    const pieces = plan.pieces.map((piece, index) => ({ piece, size: piece.length, endsStream: plan.endsStream[index]! }));
+    const slices = sliceByWeight(pieces, this.concurrency, MIN_SLICE_BYTES);
     const results = (
       await Promise.all(
         slices.map(
@@ -189,27 +188,9 @@ class ZlibBackend implements CompressionBackend {
 /** A piece of a member (pieces.ts) and whether the member's stream ends with it. */
 interface Piece {
   readonly piece: Uint8Array;
+  /** Its length: the weight sliceByWeight balances. */
+  readonly size: number;
   readonly endsStream: number;
-}
-
-/** Contiguous slices of `inputs`, about `total / parts` bytes each (at least MIN_SLICE_BYTES). */
-function sliceBatch(inputs: readonly Piece[], parts: number): Piece[][] {
-  const total = inputs.reduce((sum, input) => sum + input.piece.length, 0);
-  const target = Math.max(MIN_SLICE_BYTES, Math.ceil(total / parts));
-  const slices: Piece[][] = [];
-  let current: Piece[] = [];
-  let currentBytes = 0;
-  for (const input of inputs) {
-    current.push(input);
-    currentBytes += input.piece.length;
-    if (currentBytes >= target) {
-      slices.push(current);
-      current = [];
-      currentBytes = 0;
-    }
-  }
-  if (current.length > 0) slices.push(current);
-  return slices;
 }
 
 /** Copies pieces back to back into one transferable buffer (the caller's buffers stay intact). */
