@@ -2,6 +2,7 @@
  * End-to-end builds with real Python: archives are read back by Python's zipfile (outer and
  * nested payload), `unzip -t`, and run on the oldest and newest supported Python.
  */
+import { createHash } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -56,6 +57,14 @@ function run(pyz: string, args: string[] = [], env: Record<string, string> = {},
 }
 
 /** Python's zipfile reads the outer archive and the nested payload; prints a JSON listing. */
+/** sha256 of payload members, read back with Python's zipfile: argv = pyz, member names. */
+const PAYLOAD_DIGESTS_SCRIPT = `
+import hashlib, io, json, sys, zipfile
+outer = zipfile.ZipFile(sys.argv[1])
+payload = zipfile.ZipFile(io.BytesIO(outer.read(json.loads(outer.read("environment.json"))["payload"])))
+print(json.dumps({name: hashlib.sha256(payload.read(name)).hexdigest() for name in sys.argv[2:]}))
+`;
+
 function pythonListing(pyz: string, python = 'python3'): { outer: [string, number, number][]; payload: [string, number, number, number][]; testzip: [string | null, string | null] } {
   const script = `
 import io, json, sys, zipfile
@@ -230,7 +239,17 @@ describe('every compression backend', () => {
     const { randomBytes } = await import('node:crypto');
     const tree = makeAppTree(path.join(workspace, 'backends'));
     // A member several 1 MiB pieces long, half compressible, exercises the parallel split.
-    writeFileSync(path.join(tree, 'app', 'blob.bin'), Buffer.concat([randomBytes(3 << 20), Buffer.alloc(3 << 20, 'pyz ')]));
+    // Both are over 4 MiB, so the backends that compress pieces stream them piece by piece; the
+    // second does not shrink, so its deflated form is dropped and it is written again stored.
+    const blob = Buffer.concat([randomBytes(3 << 20), Buffer.alloc(3 << 20, 'pyz ')]);
+    const noise = randomBytes((5 << 20) + 3);
+    writeFileSync(path.join(tree, 'app', 'blob.bin'), blob);
+    writeFileSync(path.join(tree, 'app', 'noise.bin'), noise);
+    const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+    const memberDigests = (pyz: string): Record<string, string> =>
+      JSON.parse(
+        execFileSync('python3', ['-c', PAYLOAD_DIGESTS_SCRIPT, pyz, 'app/blob.bin', 'app/noise.bin'], { encoding: 'utf8' }),
+      ) as Record<string, string>;
     const results = new Map<string, { sha256: string; listing: ReturnType<typeof pythonListing> }>();
     for (const backend of ['native', 'wasm', 'zlib', 'js'] as const) {
       const output = path.join(workspace, 'out', `backend-${backend}.pyz`);
@@ -239,6 +258,9 @@ describe('every compression backend', () => {
       const listing = pythonListing(output);
       expect(listing.testzip).toEqual([null, null]);
       expect(run(output, ['b']).stdout).toBe(`hello from app ['b']\n`);
+      const methods = Object.fromEntries(listing.payload.map(([name, , method]) => [name, method]));
+      expect([methods['app/blob.bin'], methods['app/noise.bin']], backend).toEqual([8, 0]);
+      expect(memberDigests(output), backend).toEqual({ 'app/blob.bin': sha256(blob), 'app/noise.bin': sha256(noise) });
       results.set(backend, { sha256: result.sha256, listing });
     }
     expect(results.get('native')!.sha256).toBe(results.get('wasm')!.sha256);

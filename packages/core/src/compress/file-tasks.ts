@@ -148,3 +148,30 @@ function readFiles(paths, fileLimit, deflate) {
   return { output: output.slice(0, total).buffer, meta, digests, errors: errors.length > 0 ? errors : undefined };
 }
 `;
+
+/**
+ * Worker-side: defines `collectYoungGarbage()`, a minor garbage collection, which workers run
+ * after each reply. A worker allocates few JavaScript objects, so V8 seldom collects on its own
+ * and the ArrayBuffers it drops (deflate output, copied inputs) piled up: about 30 MiB per worker
+ * on the large corpus, half the difference in peak RSS between these backends and native. One
+ * costs ~0.1 ms. `--expose-gc` is on only while the function is taken and off again at once, so
+ * contexts created later in the process (say, a user's `vm` contexts) see no `gc`. Where that
+ * fails, the function does nothing.
+ */
+export const COLLECT_GARBAGE_WORKER_SOURCE: string = `
+const collectYoungGarbage = (() => {
+  try {
+    const v8 = require('node:v8');
+    v8.setFlagsFromString('--expose-gc');
+    let gc;
+    try {
+      gc = require('node:vm').runInNewContext('gc');
+    } finally {
+      v8.setFlagsFromString('--no-expose-gc');
+    }
+    return typeof gc === 'function' ? () => gc({ type: 'minor' }) : () => {};
+  } catch {
+    return () => {};
+  }
+})();
+`;

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import { PyzError } from '../errors.js';
 import { resolveLevel } from './levels.js';
-import { joinPieces, PIECE_SIZE, planPieces } from './pieces.js';
+import { joinCompressedPieces, PIECE_SIZE, planPieces } from './pieces.js';
 import { decodeFileResults, DIGEST_LENGTH, FILE_META_STRIDE, type FileTask } from './file-tasks.js';
 import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 
@@ -52,7 +52,8 @@ interface NativeAddon {
 
 /**
  * Largest file the addon reads into memory for `compressFiles` (bigger ones come back
- * `oversize`): the size above which the builder streams a file instead of reading it whole.
+ * `oversize`). The builder hands it files of at most 4 MiB; bigger ones it streams piece by piece
+ * through `compressPieces`, so this limit only matters to other callers.
  */
 export const NATIVE_FILE_LIMIT: number = 64 * 1024 * 1024;
 
@@ -157,20 +158,19 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Compres
   const backend: CompressionBackend = {
     name: 'native',
     concurrency,
-    async compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]> {
+    async compressPieces(pieces: readonly Uint8Array[], endsStream: Uint8Array, level: number): Promise<CompressedBuffer[]> {
       refuseIfClosed();
       const libdeflateLevel = resolveLevel(level);
-      if (inputs.length === 0) return [];
-      const plan = planPieces(inputs);
-      const { output, meta } = await run(plan.pieces, plan.endsStream, libdeflateLevel);
-      const compressed: Uint8Array[] = [];
-      const crcs = new Uint32Array(plan.pieces.length);
-      for (let piece = 0; piece < plan.pieces.length; piece++) {
+      if (pieces.length === 0) return [];
+      const { output, meta } = await run(pieces, endsStream, libdeflateLevel);
+      return pieces.map((_, piece) => {
         const offset = meta[piece * FILE_META_STRIDE]!;
-        compressed.push(output.subarray(offset, offset + meta[piece * FILE_META_STRIDE + 1]!));
-        crcs[piece] = meta[piece * FILE_META_STRIDE + 2]!;
-      }
-      return joinPieces(plan, compressed, crcs);
+        return { compressed: output.subarray(offset, offset + meta[piece * FILE_META_STRIDE + 1]!), crc32: meta[piece * FILE_META_STRIDE + 2]! };
+      });
+    },
+    async compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]> {
+      const plan = planPieces(inputs);
+      return joinCompressedPieces(plan, await backend.compressPieces!(plan.pieces, plan.endsStream, level));
     },
     async close(): Promise<void> {
       // The threads idle between calls and hold nothing that belongs to this backend.

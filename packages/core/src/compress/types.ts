@@ -27,6 +27,15 @@ export interface CompressionBackend {
    */
   compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]>;
   /**
+   * Optional: deflates pieces of members, each piece on its own (pieces.ts). A piece whose
+   * `endsStream` is 1 ends its member's stream; any other ends on a byte boundary after a sync
+   * flush, so a member's pieces concatenated in order are one raw deflate stream. Each result's
+   * CRC-32 covers its piece only. Resolves in input order. Pieces cut as `planPieces` cuts give
+   * the bytes `compressBatch` gives, which is how the builder streams a big member through the
+   * backend piece by piece, with no more of it in memory than the bytes in flight.
+   */
+  compressPieces?(pieces: readonly Uint8Array[], endsStream: Uint8Array, level: number): Promise<CompressedBuffer[]>;
+  /**
    * Optional: reads, hashes (SHA-256) and deflates whole files off the main thread, for files of
    * at most {@link CompressionBackend.fileLimit} bytes. Resolves in input order. The bytes must
    * equal what `compressBatch` gives for the same content (files over the limit come back

@@ -13,11 +13,12 @@
  * Input and output areas in linear memory are kept and only grown, so a long build does not
  * allocate per member; pieces are at most PIECE_SIZE, which bounds the memory of a worker.
  */
-import { READ_FILES_WORKER_SOURCE } from './file-tasks.js';
+import { COLLECT_GARBAGE_WORKER_SOURCE, READ_FILES_WORKER_SOURCE } from './file-tasks.js';
 
 export const WASM_WORKER_SOURCE: string = String.raw`
 'use strict';
 ${READ_FILES_WORKER_SOURCE}
+${COLLECT_GARBAGE_WORKER_SOURCE}
 const { parentPort, workerData } = require('node:worker_threads');
 let exports_;
 try {
@@ -55,12 +56,14 @@ parentPort.on('message', (task) => {
     if (task.paths !== undefined) {
       const files = readFiles(task.paths, task.fileLimit, (content) => deflate(content, task.level, true));
       parentPort.postMessage({ id: task.id, files }, [files.output, files.meta.buffer, files.digests.buffer]);
+      collectYoungGarbage();
       return;
     }
     const result = deflate(task.input, task.level, task.endsStream);
     const compressed = result.compressed.slice();
     const crc32 = result.crc32;
     parentPort.postMessage({ id: task.id, compressed, crc32 }, [compressed.buffer]);
+    collectYoungGarbage();
   } catch (error) {
     parentPort.postMessage({ id: task.id, error: String((error && error.stack) || error) });
   }

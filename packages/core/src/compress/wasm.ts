@@ -137,26 +137,25 @@ class WasmPool implements CompressionBackend {
   }
 
   async compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]> {
+    const plan = planPieces(inputs);
+    return joinCompressedPieces(plan, await this.compressPieces(plan.pieces, plan.endsStream, level));
+  }
+
+  async compressPieces(pieces: readonly Uint8Array[], endsStream: Uint8Array, level: number): Promise<CompressedBuffer[]> {
     if (this.#closed) throw new PyzError('BACKEND_UNAVAILABLE', 'the wasm compression backend was used after close()', { value: 'wasm', fix: 'load a new backend with loadBackend()' });
     const libdeflateLevel = resolveLevel(level);
-    if (inputs.length === 0) return [];
-    const plan = planPieces(inputs);
-    const results = plan.pieces.map(
+    if (pieces.length === 0) return [];
+    const results = pieces.map(
       (piece, index) =>
         new Promise<{ compressed: Uint8Array; crc32: number }>((resolve, reject) => {
-          this.#waiting.push({ id: this.#nextTaskId++, level: libdeflateLevel, weight: piece.length, input: piece, endsStream: plan.endsStream[index] === 1, resolve, reject });
+          this.#waiting.push({ id: this.#nextTaskId++, level: libdeflateLevel, weight: piece.length, input: piece, endsStream: endsStream[index] === 1, resolve, reject });
         }),
     );
     this.#waiting.sort((a, b) => a.weight - b.weight);
     this.#dispatch();
-    return joinCompressedPieces(plan, await Promise.all(results));
+    return Promise.all(results);
   }
 
-  /**
-   * Files up to one piece are read, hashed and deflated by the workers (bigger ones come back
-   * `oversize`, and the caller cuts them into pieces through compressBatch). A batch is split
-   * into one slice per worker, so the main thread posts a handful of messages, not one per file.
-   */
   readonly fileLimit: number = PIECE_SIZE;
 
   async compressFiles(files: readonly FileTask[], level: number): Promise<CompressedFileResult[]> {

@@ -54,10 +54,11 @@ class WorkerSlot {
 
   constructor(onMessage: (slot: WorkerSlot, result: TaskResult) => void, onCrash: (slot: WorkerSlot, error: Error) => void) {
     this.worker = new Worker(ZLIB_WORKER_SOURCE, { eval: true, name: 'pyz-zlib' });
-    this.worker.unref();
     this.worker.on('message', (result: TaskResult) => onMessage(this, result));
     this.worker.on('error', (error) => onCrash(this, error));
     this.worker.on('exit', (code) => onCrash(this, new Error(`zlib worker exited with code ${code}`)));
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    this.worker.unref();
   }
 }
 
@@ -71,33 +72,47 @@ class ZlibBackend implements CompressionBackend {
 
   constructor(concurrency: number) {
     this.concurrency = concurrency;
+    // Started now, not at the first task: a worker takes ~30 ms to boot, which then overlaps
+    // with the builder listing its inputs. Idle workers are unref'd and keep no process alive.
+    for (let index = 0; index < concurrency; index++) {
+      this.#slots.push(
+        new WorkerSlot(
+          (from, result) => this.#onResult(from, result),
+          (from, error) => this.#onCrash(from, error),
+        ),
+      );
+    }
   }
 
   async compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]> {
+    const plan = planPieces(inputs);
+    return joinCompressedPieces(plan, await this.compressPieces(plan.pieces, plan.endsStream, level));
+  }
+
+  async compressPieces(pieces: readonly Uint8Array[], endsStream: Uint8Array, level: number): Promise<CompressedBuffer[]> {
     if (this.#closed) throw new PyzError('BACKEND_UNAVAILABLE', 'the zlib compression backend was used after close()', { value: 'zlib' });
     if (!Number.isFinite(level)) {
       throw new PyzError('INVALID_OPTION', `compression level ${String(level)} is not a number`, { value: level, fix: 'use a level from 1 to 12' });
     }
-    if (inputs.length === 0) return [];
+    if (pieces.length === 0) return [];
     const effectiveLevel = Math.max(0, zlibLevel(Math.round(level)));
-    const plan = planPieces(inputs);
-    const pieces = plan.pieces.map((piece, index) => ({ piece, size: piece.length, endsStream: plan.endsStream[index]! }));
-    const slices = sliceByWeight(pieces, this.concurrency, MIN_SLICE_BYTES);
-    const results = (
-      await Promise.all(
-        slices.map(
-          (slice) =>
-            new Promise<CompressedBuffer[]>((resolve, reject) => {
-              this.#queue.push({ id: this.#nextId++, level: effectiveLevel, inputs: slice, resolve, reject });
-              this.#dispatch();
-            }),
-        ),
-      )
-    ).flat();
-    return joinCompressedPieces(plan, results);
+    const slices = sliceByWeight(
+      pieces.map((piece, index) => ({ piece, size: piece.length, endsStream: endsStream[index]! })),
+      this.concurrency,
+      MIN_SLICE_BYTES,
+    );
+    const results = await Promise.all(
+      slices.map(
+        (slice) =>
+          new Promise<CompressedBuffer[]>((resolve, reject) => {
+            this.#queue.push({ id: this.#nextId++, level: effectiveLevel, inputs: slice, resolve, reject });
+            this.#dispatch();
+          }),
+      ),
+    );
+    return results.flat();
   }
 
-  /** Files up to one piece are read by the workers; bigger ones are cut into pieces by compressBatch. */
   readonly fileLimit: number = PIECE_SIZE;
 
   async compressFiles(files: readonly FileTask[], level: number): Promise<CompressedFileResult[]> {

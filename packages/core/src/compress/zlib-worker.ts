@@ -22,18 +22,20 @@
  * Each input is compressed with the synchronous `deflateRawSync`: for many small files it is
  * much faster than node:zlib's async API, whose per-call libuv round trip dominates.
  */
-import { READ_FILES_WORKER_SOURCE } from './file-tasks.js';
+import { COLLECT_GARBAGE_WORKER_SOURCE, READ_FILES_WORKER_SOURCE } from './file-tasks.js';
 
 export const ZLIB_WORKER_SOURCE: string = `
 'use strict';
 const { parentPort } = require('node:worker_threads');
 const zlib = require('node:zlib');
 ${READ_FILES_WORKER_SOURCE}
+${COLLECT_GARBAGE_WORKER_SOURCE}
 parentPort.on('message', (task) => {
   try {
     if (task.paths !== undefined) {
       const files = readFiles(task.paths, task.fileLimit, (content) => ({ compressed: zlib.deflateRawSync(content, { level: task.level }), crc32: zlib.crc32(content) }));
       parentPort.postMessage({ id: task.id, files }, [files.output, files.meta.buffer, files.digests.buffer]);
+      collectYoungGarbage();
       return;
     }
     const input = new Uint8Array(task.input);
@@ -60,6 +62,7 @@ parentPort.on('message', (task) => {
       position += piece.length;
     }
     parentPort.postMessage({ id: task.id, output: output.buffer, lengths, crcs }, [output.buffer, lengths.buffer, crcs.buffer]);
+    collectYoungGarbage();
   } catch (error) {
     parentPort.postMessage({ id: task.id, error: String((error && error.stack) || error) });
   }
