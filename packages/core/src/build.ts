@@ -281,7 +281,7 @@ async function compressByPath(records: FileRecord[], backend: CompressionBackend
       continue;
     }
     const exact = result.size === record.size ? record : { ...record, size: result.size, mtimeMs: undefined };
-    compressed.push({ record: exact, method: result.kind === 'stored' ? 0 : 8, crc32: result.crc32, data: result.data, digest: Buffer.from(result.sha256).toString('hex') });
+    compressed.push({ record: exact, method: result.kind === 'stored' ? 0 : 8, crc32: result.crc32, data: result.data, digest: Buffer.from(result.sha256.buffer, result.sha256.byteOffset, result.sha256.byteLength).toString('hex') });
   }
   return compressed;
 }
@@ -311,10 +311,11 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
 
   /** Everything that happens to a file once its bytes are final, in path order. */
   const account = (record: FileRecord, digest: string, method: 0 | 8, checksum: number, compressedSize: number): void => {
-    build.update(Buffer.from(record.relativePath, 'utf8')).update(Buffer.of(0)).update(Buffer.from(digest, 'hex'));
+    // Strings with their encodings: no Buffer per file (70,000 files made that 10 MB of garbage).
+    build.update(record.relativePath, 'utf8').update('\0', 'latin1').update(digest, 'hex');
     bytes += record.size;
     if (options.noModify) hashes[record.relativePath] = digest;
-    if (record.mtimeMs !== undefined) {
+    if (options.incremental && record.mtimeMs !== undefined) {
       index[record.relativePath] = { size: record.size, mtimeMs: record.mtimeMs, ctimeMs: record.ctimeMs!, ino: record.ino!, mode: record.mode, sha256: digest, method, crc32: checksum, compressedSize };
     }
     progress.filesDone++;

@@ -22,6 +22,7 @@ import { FileSink } from './file-sink.js';
 import {
   type CompressionMethod,
   type DosDateTime,
+  type EntryHeaderFields,
   METHOD_DEFLATED,
   METHOD_STORED,
   ZIP64_LIMIT,
@@ -216,7 +217,8 @@ class WriterContext {
 
 /** What the central directory needs of a completed entry. */
 interface CentralRecord {
-  readonly encodedName: Uint8Array;
+  /** The name as given (validated, and encoded to UTF-8 again when the directory is written). */
+  readonly name: string;
   readonly utf8: boolean;
   readonly method: CompressionMethod;
   readonly crc32: number;
@@ -227,8 +229,27 @@ interface CentralRecord {
   readonly localHeaderOffset: number;
 }
 
+/**
+ * A central record with one fixed shape, holding the caller's name string rather than its UTF-8
+ * bytes. Spreading the header fields into a new object gave every record its own hidden class,
+ * and a Buffer per name costs ~200 bytes more: together 35 MB for 70,000 entries.
+ */
+function centralRecord(name: string, fields: EntryHeaderFields, externalAttributes: number, localHeaderOffset: number): CentralRecord {
+  return {
+    name,
+    utf8: fields.utf8,
+    method: fields.method,
+    crc32: fields.crc32,
+    compressedSize: fields.compressedSize,
+    uncompressedSize: fields.uncompressedSize,
+    externalAttributes,
+    localHeaderOffset,
+  };
+}
+
 /** A started entry (streaming or nested) whose local header still needs its final values. */
 interface PendingEntry {
+  readonly name: string;
   readonly encodedName: Uint8Array;
   readonly utf8: boolean;
   readonly method: CompressionMethod;
@@ -345,7 +366,7 @@ class ArchiveBody {
     await sink.write(header);
     await sink.write(entry.data);
     if (this.#trackCrc) this.#crc = updateCrc32(entry.data, updateCrc32(header, this.#crc));
-    this.#records.push({ ...fields, externalAttributes: externalAttributesFromMode(entry.mode), localHeaderOffset });
+    this.#records.push(centralRecord(entry.name, fields, externalAttributesFromMode(entry.mode), localHeaderOffset));
     this.#lastName = encodedName;
   }
 
@@ -362,7 +383,7 @@ class ArchiveBody {
     );
     const headerPosition = this.#context.sink.position;
     await this.#context.sink.write(header);
-    return { encodedName, utf8, method: options.method, externalAttributes: externalAttributesFromMode(options.mode), headerPosition, headerLength: header.length, zip64 };
+    return { name: options.name, encodedName, utf8, method: options.method, externalAttributes: externalAttributesFromMode(options.mode), headerPosition, headerLength: header.length, zip64 };
   }
 
   /**
@@ -391,7 +412,7 @@ class ArchiveBody {
     const header = encodeLocalFileHeader(fields, pending.zip64);
     await this.#context.sink.patch(pending.headerPosition, header);
     if (this.#trackCrc) this.#crc = crc32Combine(updateCrc32(header, this.#crc), values.dataCrc, values.compressedSize);
-    this.#records.push({ ...fields, externalAttributes: pending.externalAttributes, localHeaderOffset: pending.headerPosition - this.#baseOffset });
+    this.#records.push(centralRecord(pending.name, fields, pending.externalAttributes, pending.headerPosition - this.#baseOffset));
     this.#lastName = pending.encodedName;
     this.#openChild = undefined;
   }
@@ -472,7 +493,7 @@ class ArchiveBody {
     const sink = this.#context.sink;
     const centralDirectoryOffset = sink.position - this.#baseOffset;
     for (const record of this.#records) {
-      const header = encodeCentralDirectoryHeader({ ...record, dosDateTime: this.#context.dosDateTime });
+      const header = encodeCentralDirectoryHeader({ ...record, encodedName: Buffer.from(record.name, 'utf8'), dosDateTime: this.#context.dosDateTime });
       await sink.write(header);
       if (this.#trackCrc) this.#crc = updateCrc32(header, this.#crc);
     }
