@@ -93,7 +93,8 @@ describe.each(BACKEND_FACTORIES)('compression backend $name', (factory) => {
     }
     const directory = await makeTemporaryDirectory('pyz-compress-files-');
     context.onTestFinished(() => directory.remove());
-    const contents = [...sampleInputs(), pseudoRandomText(2 * PIECE_SIZE + 17), randomBytes(PIECE_SIZE + 1)];
+    // Over 1 MiB: cut into pieces where the file is read; 4 MiB + 1 is over the worker backends' limit.
+    const contents = [...sampleInputs(), pseudoRandomText(2 * PIECE_SIZE + 17), randomBytes(PIECE_SIZE + 1), pseudoRandomText(4 * PIECE_SIZE + 1)];
     const paths = await Promise.all(contents.map(async (content, index) => {
       const file = directory.join(`file-${index}.bin`);
       await writeFile(file, content);

@@ -7,6 +7,7 @@
  * The worker-thread backends (wasm, zlib) share {@link READ_FILES_WORKER_SOURCE}; the native
  * addon does the same in Rust (native/src/lib.rs).
  */
+import { PIECE_SIZE } from './pieces.js';
 import type { CompressedFileResult } from './types.js';
 
 /** Slots per file in `meta`: offset, length, crc32, bytes read, status. */
@@ -70,9 +71,11 @@ export function decodeFileResults(count: number, output: Uint8Array, meta: Float
 
 /**
  * Worker-side half, as JavaScript source for `new Worker(source, { eval: true })` (see
- * wasm-worker.ts for why workers are strings). Defines
- * `readFiles(paths, fileLimit, deflate)` where `deflate(content)` returns `{ compressed, crc32 }`
- * for a complete stream (`compressed` may be a view that the next call overwrites); returns
+ * wasm-worker.ts for why workers are strings). Defines `readFiles(paths, fileLimit, deflatePiece)`
+ * where `deflatePiece(piece, endsStream, crc)` deflates one piece (a sync-flushed one unless
+ * `endsStream`) and returns `{ compressed, crc32 }`, `crc32` being `crc` carried on over the piece
+ * (`compressed` may be a view that the next call overwrites). Files are cut into pieces exactly as
+ * `planPieces` cuts them (pieces.ts), so the stream is the one `compressBatch` gives. Returns
  * `{ output: ArrayBuffer, meta, digests, errors }`, all transferable. A file larger than
  * `fileLimit` is reported as oversize and not deflated, and one that deflate does not shrink
  * comes back as its own bytes (SPEC §4: stored).
@@ -105,13 +108,22 @@ function readIntoScratch(path, fileLimit) {
     readFilesFs.closeSync(descriptor);
   }
 }
-function readFiles(paths, fileLimit, deflate) {
+function readFiles(paths, fileLimit, deflatePiece) {
   const count = paths.length;
   const meta = new Float64Array(count * ${FILE_META_STRIDE});
   const digests = new Uint8Array(count * ${DIGEST_LENGTH});
   const errors = [];
   let output = new Uint8Array(256 * 1024);
   let total = 0;
+  const append = (bytes) => {
+    if (total + bytes.length > output.length) {
+      const bigger = new Uint8Array(Math.max(output.length * 2, total + bytes.length));
+      bigger.set(output.subarray(0, total));
+      output = bigger;
+    }
+    output.set(bytes, total);
+    total += bytes.length;
+  };
   for (let index = 0; index < count; index++) {
     const slot = index * ${FILE_META_STRIDE};
     let length;
@@ -130,20 +142,25 @@ function readFiles(paths, fileLimit, deflate) {
     const content = readFilesScratch.subarray(0, length);
     meta[slot + 3] = length;
     digests.set(readFilesCrypto.createHash('sha256').update(content).digest(), index * ${DIGEST_LENGTH});
-    const result = deflate(content);
-    const stored = result.compressed.length >= length;
-    const bytes = stored ? content : result.compressed;
-    if (total + bytes.length > output.length) {
-      const bigger = new Uint8Array(Math.max(output.length * 2, total + bytes.length));
-      bigger.set(output.subarray(0, total));
-      output = bigger;
+    const start = total;
+    let crc = 0;
+    let offset = 0;
+    do {
+      const end = Math.min(offset + ${PIECE_SIZE}, length);
+      const result = deflatePiece(content.subarray(offset, end), end === length, crc);
+      append(result.compressed);
+      crc = result.crc32;
+      offset = end;
+    } while (offset < length);
+    const stored = total - start >= length;
+    if (stored) {
+      total = start;
+      append(content);
     }
-    output.set(bytes, total);
-    meta[slot] = total;
-    meta[slot + 1] = bytes.length;
-    meta[slot + 2] = result.crc32;
+    meta[slot] = start;
+    meta[slot + 1] = total - start;
+    meta[slot + 2] = crc;
     meta[slot + 4] = stored ? ${FILE_STATUS.stored} : ${FILE_STATUS.deflated};
-    total += bytes.length;
   }
   return { output: output.slice(0, total).buffer, meta, digests, errors: errors.length > 0 ? errors : undefined };
 }

@@ -39,7 +39,7 @@ function reserve(area, size) {
   }
   return area.pointer;
 }
-function deflate(input, level, endsStream) {
+function deflate(input, level, endsStream, crc) {
   const bound = exports_.pyz_deflate_bound(input.length) >>> 0;
   const inputPointer = reserve(areas.input, input.length);
   const outputPointer = reserve(areas.output, bound);
@@ -47,19 +47,19 @@ function deflate(input, level, endsStream) {
   new Uint8Array(exports_.memory.buffer, inputPointer, input.length).set(input);
   const length = exports_.pyz_deflate_piece(level, inputPointer, input.length, outputPointer, bound, endsStream ? 1 : 0) >>> 0;
   if (length === 0) throw new Error('libdeflate failed on a ' + input.length + '-byte piece at level ' + level);
-  const crc32 = exports_.pyz_crc32(0, inputPointer, input.length) >>> 0;
+  const crc32 = exports_.pyz_crc32(crc, inputPointer, input.length) >>> 0;
   // A view into linear memory, valid until the next call: callers copy what they keep.
   return { compressed: new Uint8Array(exports_.memory.buffer, outputPointer, length), crc32 };
 }
 parentPort.on('message', (task) => {
   try {
     if (task.paths !== undefined) {
-      const files = readFiles(task.paths, task.fileLimit, (content) => deflate(content, task.level, true));
+      const files = readFiles(task.paths, task.fileLimit, (piece, endsStream, crc) => deflate(piece, task.level, endsStream, crc));
       parentPort.postMessage({ id: task.id, files }, [files.output, files.meta.buffer, files.digests.buffer]);
       collectYoungGarbage();
       return;
     }
-    const result = deflate(task.input, task.level, task.endsStream);
+    const result = deflate(task.input, task.level, task.endsStream, 0);
     const compressed = result.compressed.slice();
     const crc32 = result.crc32;
     parentPort.postMessage({ id: task.id, compressed, crc32 }, [compressed.buffer]);

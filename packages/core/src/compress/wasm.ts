@@ -156,7 +156,8 @@ class WasmPool implements CompressionBackend {
     return Promise.all(results);
   }
 
-  readonly fileLimit: number = PIECE_SIZE;
+  /** Files up to 4 MiB, cut into pieces in the worker; the builder streams bigger ones. */
+  readonly fileLimit: number = 4 * PIECE_SIZE;
 
   async compressFiles(files: readonly FileTask[], level: number): Promise<CompressedFileResult[]> {
     if (this.#closed) throw new PyzError('BACKEND_UNAVAILABLE', 'the wasm compression backend was used after close()', { value: 'wasm', fix: 'load a new backend with loadBackend()' });

@@ -113,7 +113,8 @@ class ZlibBackend implements CompressionBackend {
     return results.flat();
   }
 
-  readonly fileLimit: number = PIECE_SIZE;
+  /** Files up to 4 MiB, cut into pieces in the worker; the builder streams bigger ones. */
+  readonly fileLimit: number = 4 * PIECE_SIZE;
 
   async compressFiles(files: readonly FileTask[], level: number): Promise<CompressedFileResult[]> {
     if (this.#closed) throw new PyzError('BACKEND_UNAVAILABLE', 'the zlib compression backend was used after close()', { value: 'zlib' });

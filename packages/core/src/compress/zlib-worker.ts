@@ -33,7 +33,10 @@ ${COLLECT_GARBAGE_WORKER_SOURCE}
 parentPort.on('message', (task) => {
   try {
     if (task.paths !== undefined) {
-      const files = readFiles(task.paths, task.fileLimit, (content) => ({ compressed: zlib.deflateRawSync(content, { level: task.level }), crc32: zlib.crc32(content) }));
+      const files = readFiles(task.paths, task.fileLimit, (piece, endsStream, crc) => ({
+        compressed: zlib.deflateRawSync(piece, { level: task.level, finishFlush: endsStream ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH }),
+        crc32: zlib.crc32(piece, crc),
+      }));
       parentPort.postMessage({ id: task.id, files }, [files.output, files.meta.buffer, files.digests.buffer]);
       collectYoungGarbage();
       return;
