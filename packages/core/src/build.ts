@@ -57,7 +57,10 @@ export interface BuildResult {
  * (all but js): read, hashed and deflated in parallel, never whole in memory.
  */
 const STREAMED_MEMBER_BYTES = 4 * PIECE_SIZE;
-/** Without such a backend, files larger than this go through node:zlib's streaming deflate. */
+/**
+ * With the js backend, files larger than this go through node:zlib's streaming deflate; with none
+ * (--uncompressed), files over STREAMED_MEMBER_BYTES are copied through in chunks.
+ */
 const STREAMING_THRESHOLD_BYTES = 64 * 1024 * 1024;
 /** Small files are grouped so each backend call carries enough work to amortise its overhead. */
 const BATCH_BYTES = 2 * 1024 * 1024;
@@ -452,7 +455,7 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
     } else if (backend?.compressPieces !== undefined && record.content === undefined && record.size > STREAMED_MEMBER_BYTES) {
       flush();
       await streamMember(record, backend.compressPieces.bind(backend));
-    } else if (record.size >= STREAMING_THRESHOLD_BYTES) {
+    } else if (record.content === undefined && (record.size >= STREAMING_THRESHOLD_BYTES || (backend === null && record.size > STREAMED_MEMBER_BYTES))) {
       flush();
       while (pending.length > 0) await drainOne();
       const fileHash = createHash('sha256');

@@ -263,6 +263,15 @@ describe('every compression backend', () => {
       expect(memberDigests(output), backend).toEqual({ 'app/blob.bin': sha256(blob), 'app/noise.bin': sha256(noise) });
       results.set(backend, { sha256: result.sha256, listing });
     }
+    // --uncompressed: every member stored, the big ones copied through in chunks.
+    const output = path.join(workspace, 'out', 'backend-none.pyz');
+    const stored = await buildPyz({ config: false, compressed: false, sitePackages: [tree], entryPoint: 'app.main:main', output, reproducible: true, incremental: false });
+    expect(stored.backend).toBe('none');
+    const storedListing = pythonListing(output);
+    expect(storedListing.testzip).toEqual([null, null]);
+    expect(new Set(storedListing.payload.map(([, , method]) => method))).toEqual(new Set([0]));
+    expect(memberDigests(output)).toEqual({ 'app/blob.bin': sha256(blob), 'app/noise.bin': sha256(noise) });
+    expect(run(output, ['b']).stdout).toBe(`hello from app ['b']\n`);
     expect(results.get('native')!.sha256).toBe(results.get('wasm')!.sha256);
     const reference = results.get('native')!.listing.payload.map(([name, mode, , size]) => [name, mode, size]);
     for (const backend of ['wasm', 'zlib', 'js']) {
