@@ -54,9 +54,11 @@ export interface BuildResult {
 
 /**
  * Files larger than this are streamed piece by piece through a backend that compresses pieces
- * (all but js): read, hashed and deflated in parallel, never whole in memory.
+ * (all but js): read, hashed and deflated in parallel, with only the pieces in flight in memory.
  */
 const STREAMED_MEMBER_BYTES = 4 * PIECE_SIZE;
+/** Members from this size on get ZIP64 fields from the start (1 MiB of slack under 4 GiB). */
+const ZIP64_MEMBER_BYTES = 0xffffffff - PIECE_SIZE;
 /**
  * With the js backend, files larger than this go through node:zlib's streaming deflate; with none
  * (--uncompressed), files over STREAMED_MEMBER_BYTES are copied through in chunks.
@@ -144,50 +146,91 @@ async function compressBatchOf(records: FileRecord[], contents: Buffer[], backen
   });
 }
 
-/** Streams one large file through node:zlib's streaming deflate (bounded memory). */
-async function writeLargeFile(sink: ZipEntrySink, record: FileRecord, level: number, fileHash: ReturnType<typeof createHash>): Promise<{ method: 0 | 8; crc32: number; compressedSize: number }> {
+/** A file whose entry was started without ZIP64 fields and then grew past 4 GiB. */
+function grewPast4GiB(record: FileRecord): PyzError {
+  return unreadable(record.sourcePath, `it grew past 4 GiB while pyz was reading it (listed at ${record.size} bytes)`, undefined, 'build again once nothing is writing to the input files');
+}
+
+/** The record as read: a file whose size changed since it was listed keeps no index entry. */
+function asRead(record: FileRecord, size: number): FileRecord {
+  return size === record.size ? record : { ...record, size, mtimeMs: undefined };
+}
+
+/**
+ * Streams one large file without a backend that compresses pieces: copied through stored
+ * (--uncompressed), or through node:zlib's streaming deflate (the js backend). Memory stays
+ * bounded; returns the record as read, with everything `account` needs.
+ */
+async function writeLargeFile(sink: ZipEntrySink, record: FileRecord, level: number): Promise<{ record: FileRecord; method: 0 | 8; crc32: number; compressedSize: number; digest: string }> {
   const zlib = await import('node:zlib');
-  const maybeLarge = record.size >= 0xffffffff - 1024 * 1024;
-  const entry = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: level > 0 ? 8 : 0, maybeLarge });
+  const maybeLarge = record.size >= ZIP64_MEMBER_BYTES;
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(record.sourcePath, 'r');
+  } catch (error) {
+    throw unreadable(record.sourcePath, (error as Error).message, error);
+  }
+  const hash = createHash('sha256');
   let checksum = 0;
   let size = 0;
-  const input = fs.createReadStream(record.sourcePath, { highWaterMark: 4 * 1024 * 1024 });
-  if (level === 0) {
-    for await (const chunk of input as AsyncIterable<Buffer>) {
+  /** The file in 4 MiB chunks, checksummed and hashed as they are read. */
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(4 * PIECE_SIZE);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buffer, 0, buffer.length, null));
+      } catch (error) {
+        throw unreadable(record.sourcePath, (error as Error).message, error);
+      }
+      if (bytesRead === 0) return;
+      const chunk = buffer.subarray(0, bytesRead);
       checksum = crc32(chunk, checksum);
-      size += chunk.length;
-      fileHash.update(chunk);
+      size += bytesRead;
+      hash.update(chunk);
+      if (size >= ZIP64_MEMBER_BYTES && !maybeLarge) throw grewPast4GiB(record);
+      yield chunk;
+    }
+  }
+  try {
+    const entry = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: level > 0 ? 8 : 0, maybeLarge });
+    if (level === 0) {
+      for await (const chunk of chunks()) await entry.write(chunk);
+      await entry.end({ crc32: checksum, uncompressedSize: size });
+      return { record: asRead(record, size), method: 0, crc32: checksum, compressedSize: size, digest: hash.digest('hex') };
+    }
+    const deflate = zlib.createDeflateRaw({ level: Math.min(level, 9) });
+    const pump = (async () => {
+      try {
+        for await (const chunk of chunks()) {
+          if (!deflate.write(chunk)) await new Promise((resolve) => deflate.once('drain', resolve));
+        }
+        deflate.end();
+      } catch (error) {
+        deflate.destroy(error as Error); // ends the loop below with the same error
+        throw error;
+      }
+    })();
+    pump.catch(() => {}); // awaited below; must not surface as unhandled first
+    let compressedSize = 0;
+    for await (const chunk of deflate as AsyncIterable<Buffer>) {
+      compressedSize += chunk.length;
       await entry.write(chunk);
     }
-    await entry.end({ crc32: checksum, uncompressedSize: size });
-    return { method: 0, crc32: checksum, compressedSize: size };
-  }
-  const deflate = zlib.createDeflateRaw({ level: Math.min(level, 9) });
-  const pump = (async () => {
-    for await (const chunk of input as AsyncIterable<Buffer>) {
-      checksum = crc32(chunk, checksum);
-      size += chunk.length;
-      fileHash.update(chunk);
-      if (!deflate.write(chunk)) await new Promise((resolve) => deflate.once('drain', resolve));
+    await pump;
+    const read = asRead(record, size);
+    const digest = hash.digest('hex');
+    if (compressedSize >= size) {
+      // Did not shrink: written again stored (SPEC §4). Rare for files this large.
+      await entry.discard();
+      await writeStoredAgain(sink, { record, size, crc32: checksum, compressedSize: 0, digest }, read);
+      return { record: read, method: 0, crc32: checksum, compressedSize: size, digest };
     }
-    deflate.end();
-  })();
-  let compressedSize = 0;
-  for await (const chunk of deflate as AsyncIterable<Buffer>) {
-    compressedSize += chunk.length;
-    await entry.write(chunk);
+    await entry.end({ crc32: checksum, uncompressedSize: size });
+    return { record: read, method: 8, crc32: checksum, compressedSize, digest };
+  } finally {
+    await handle.close();
   }
-  await pump;
-  if (compressedSize >= size) {
-    // Did not shrink: rewrite stored (SPEC §4). Rare for files this large.
-    await entry.discard();
-    const stored = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: 0, maybeLarge });
-    for await (const chunk of fs.createReadStream(record.sourcePath, { highWaterMark: 4 * 1024 * 1024 }) as AsyncIterable<Buffer>) await stored.write(chunk);
-    await stored.end({ crc32: checksum, uncompressedSize: size });
-    return { method: 0, crc32: checksum, compressedSize: size };
-  }
-  await entry.end({ crc32: checksum, uncompressedSize: size });
-  return { method: 8, crc32: checksum, compressedSize };
 }
 
 /** A read failure, reported like every other unreadable input. */
@@ -232,7 +275,7 @@ function readFully(descriptor: number, buffer: Buffer, position: number, sourceP
  * the file again and checks it is still the bytes that were hashed.
  */
 async function writeStoredAgain(sink: ZipEntrySink, member: StreamedMember, record: FileRecord): Promise<void> {
-  const entry = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: 0, maybeLarge: member.size >= 0xffffffff - PIECE_SIZE });
+  const entry = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: 0, maybeLarge: member.size >= ZIP64_MEMBER_BYTES });
   const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(PIECE_SIZE);
   let descriptor: number;
@@ -270,7 +313,7 @@ function readAndHash(record: FileRecord): { record: FileRecord; content: Buffer;
   const content = readWhole(record);
   const digest = createHash('sha256').update(content).digest('hex');
   // A file that changed size while we built is packed as read; its index entry won't match next time.
-  const exact = content.length === record.size ? record : { ...record, size: content.length, mtimeMs: undefined };
+  const exact = asRead(record, content.length);
   return { record: exact, content, digest };
 }
 
@@ -289,7 +332,7 @@ async function compressByPath(records: FileRecord[], backend: CompressionBackend
       compressed.push(...(await compressRead([read.record], [read.content], [read.digest], backend, level)));
       continue;
     }
-    const exact = result.size === record.size ? record : { ...record, size: result.size, mtimeMs: undefined };
+    const exact = asRead(record, result.size);
     compressed.push({ record: exact, method: result.kind === 'stored' ? 0 : 8, crc32: result.crc32, data: result.data, digest: Buffer.from(result.sha256.buffer, result.sha256.byteOffset, result.sha256.byteLength).toString('hex') });
   }
   return compressed;
@@ -337,13 +380,13 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
 
   /** Writes one piece of a streamed member; the last one completes the entry. */
   const drainPiece = async (member: StreamedMember, piece: CompressedBuffer, first: boolean, last: boolean, length: number): Promise<void> => {
-    member.entry ??= await sink.startEntry({ name: member.record.relativePath, mode: entryModeOf(member.record), method: 8, maybeLarge: member.record.size >= 0xffffffff - PIECE_SIZE });
+    member.entry ??= await sink.startEntry({ name: member.record.relativePath, mode: entryModeOf(member.record), method: 8, maybeLarge: member.record.size >= ZIP64_MEMBER_BYTES });
     await member.entry.write(piece.compressed);
     member.compressedSize += piece.compressed.length;
     member.crc32 = first ? piece.crc32 >>> 0 : crc32Combine(member.crc32, piece.crc32, length);
     if (!last) return;
     // The whole file has been read by now (its last piece is queued only after the last read).
-    const record = member.size === member.record.size ? member.record : { ...member.record, size: member.size, mtimeMs: undefined };
+    const record = asRead(member.record, member.size);
     if (member.compressedSize < member.size) {
       await member.entry.end({ crc32: member.crc32, uncompressedSize: member.size });
       account(record, member.digest!, 8, member.crc32, member.compressedSize);
@@ -397,13 +440,14 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
   };
   const fileLimit = backend?.compressFiles !== undefined ? (backend.fileLimit ?? 0) : -1;
 
+  /** Read buffers of finished pieces, kept for the next ones (one per thread, plus one). */
+  const pieceBuffers: Buffer[] = [];
+  const keptPieceBuffers = (backend?.concurrency ?? 1) + 1;
   /**
    * Queues a big file piece by piece, cut as `planPieces` cuts (so the bytes are those of a whole
    * read): each piece is hashed here and deflated on the backend while the next one is read, and
    * waits its turn in `pending` like a batch. Memory holds the bytes in flight, not the file.
    */
-  /** Read buffers of finished pieces, for the next ones: at most the pieces in flight, plus one. */
-  const pieceBuffers: Buffer[] = [];
   const streamMember = async (record: FileRecord, compressPieces: NonNullable<CompressionBackend['compressPieces']>): Promise<void> => {
     const member: StreamedMember = { record, size: 0, crc32: 0, compressedSize: 0 };
     const hash = createHash('sha256');
@@ -420,15 +464,17 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
         // One piece of look-ahead: a piece is its member's last when nothing follows it.
         const next = length === PIECE_SIZE ? (pieceBuffers.pop() ?? Buffer.allocUnsafe(PIECE_SIZE)) : undefined;
         const nextLength = next === undefined ? 0 : readFully(descriptor, next, member.size + length, record.sourcePath);
-        if (next !== undefined && nextLength === 0) pieceBuffers.push(next);
+        if (next !== undefined && nextLength === 0 && pieceBuffers.length < keptPieceBuffers) pieceBuffers.push(next);
         const last = nextLength === 0;
         const piece = current.subarray(0, length);
         hash.update(piece);
         member.size += length;
+        // Its entry starts without ZIP64 fields when the walk saw it under 4 GiB.
+        if (member.size >= ZIP64_MEMBER_BYTES && record.size < ZIP64_MEMBER_BYTES) throw grewPast4GiB(record);
         const buffer = current;
         const compressed = compressPieces([piece], Uint8Array.of(last ? 1 : 0), options.level).then((results) => {
           // The backend is done with the input: the buffer takes a later piece (no garbage per MiB).
-          pieceBuffers.push(buffer);
+          if (pieceBuffers.length < keptPieceBuffers) pieceBuffers.push(buffer);
           return results[0]!;
         });
         compressed.catch(() => {}); // awaited in its turn; must not surface as unhandled first
@@ -458,9 +504,8 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
     } else if (record.content === undefined && (record.size >= STREAMING_THRESHOLD_BYTES || (backend === null && record.size > STREAMED_MEMBER_BYTES))) {
       flush();
       while (pending.length > 0) await drainOne();
-      const fileHash = createHash('sha256');
-      const written = await writeLargeFile(sink, record, options.level, fileHash);
-      account(record, fileHash.digest('hex'), written.method, written.crc32, written.compressedSize);
+      const written = await writeLargeFile(sink, record, options.level);
+      account(written.record, written.digest, written.method, written.crc32, written.compressedSize);
       continue;
     } else if (record.content === undefined && record.size <= fileLimit) {
       if (batchKind !== 'paths') flush();

@@ -56,7 +56,6 @@ function run(pyz: string, args: string[] = [], env: Record<string, string> = {},
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Python's zipfile reads the outer archive and the nested payload; prints a JSON listing. */
 /** sha256 of payload members, read back with Python's zipfile: argv = pyz, member names. */
 const PAYLOAD_DIGESTS_SCRIPT = `
 import hashlib, io, json, sys, zipfile
@@ -65,6 +64,7 @@ payload = zipfile.ZipFile(io.BytesIO(outer.read(json.loads(outer.read("environme
 print(json.dumps({name: hashlib.sha256(payload.read(name)).hexdigest() for name in sys.argv[2:]}))
 `;
 
+/** Python's zipfile reads the outer archive and the nested payload; prints a JSON listing. */
 function pythonListing(pyz: string, python = 'python3'): { outer: [string, number, number][]; payload: [string, number, number, number][]; testzip: [string | null, string | null] } {
   const script = `
 import io, json, sys, zipfile

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PyzError } from '../src/errors.js';
-import { PIECE_SIZE } from '../src/compress/pieces.js';
+import { joinCompressedPieces, PIECE_SIZE, planPieces } from '../src/compress/pieces.js';
 import type { CompressionBackend } from '../src/compress/types.js';
 import { BACKEND_FACTORIES, bundleForNode, inflateCheck, makeTemporaryDirectory } from './helpers/index.js';
 
@@ -85,6 +85,33 @@ describe.each(BACKEND_FACTORIES)('compression backend $name', (factory) => {
     results.forEach((batchResults, batchIndex) => batchResults.forEach((result, index) => inflateCheck(result.compressed, batches[batchIndex]![index])));
   });
 
+  it('compresses pieces one by one into the bytes of compressBatch (what the builder streams big members through)', async () => {
+    if (backend.compressPieces === undefined) {
+      // fflate cannot end a stream on a sync flush: only the pure-JS backend lacks it.
+      expect(factory.name).toBe('js');
+      return;
+    }
+    const inputs = [pseudoRandomText(3 * PIECE_SIZE + 5), new Uint8Array(0), randomBytes(PIECE_SIZE), Buffer.from('tail')];
+    const plan = planPieces(inputs);
+    const pieces = await backend.compressPieces(plan.pieces, plan.endsStream, 6);
+    expect(pieces).toHaveLength(plan.pieces.length);
+    pieces.forEach((piece, index) => expect(piece.crc32).toBe(crc32(plan.pieces[index]!)));
+    const joined = joinCompressedPieces(plan, pieces);
+    const whole = await backend.compressBatch(inputs, 6);
+    joined.forEach((member, index) => {
+      expect(Buffer.from(member.compressed).equals(Buffer.from(whole[index]!.compressed))).toBe(true);
+      expect(member.crc32).toBe(crc32(inputs[index]!));
+      inflateCheck(member.compressed, inputs[index]);
+    });
+    // Sent one at a time, as the builder does, the pieces of a member still form its stream.
+    const oneByOne = [];
+    for (let index = plan.firstPiece[0]!; index < plan.firstPiece[1]!; index++) {
+      oneByOne.push(...(await backend.compressPieces([plan.pieces[index]!], plan.endsStream.subarray(index, index + 1), 6)));
+    }
+    inflateCheck(Buffer.concat(oneByOne.map((piece) => piece.compressed)), inputs[0]);
+    expect(await backend.compressPieces([], new Uint8Array(0), 6)).toEqual([]);
+  });
+
   it('reads, hashes and compresses files by path exactly as compressBatch compresses their bytes', async (context) => {
     if (backend.compressFiles === undefined) {
       // Only the pure-JS backend runs everything on the main thread; the others must offer paths.
@@ -141,6 +168,10 @@ describe.each(BACKEND_FACTORIES)('compression backend $name', (factory) => {
     const error = await closing.compressBatch([Buffer.from('late')], 6).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(PyzError);
     expect((error as PyzError).code).toBe('BACKEND_UNAVAILABLE');
+    if (closing.compressPieces !== undefined) {
+      const pieceError = await closing.compressPieces([Buffer.from('late')], Uint8Array.of(1), 6).catch((caught: unknown) => caught);
+      expect((pieceError as PyzError).code).toBe('BACKEND_UNAVAILABLE');
+    }
   });
 });
 

@@ -167,24 +167,42 @@ function readFiles(paths, fileLimit, deflatePiece) {
 `;
 
 /**
+ * The lock the workers take while `--expose-gc` is switched on ({@link COLLECT_GARBAGE_WORKER_SOURCE}),
+ * shared by every pool of this process: pass it as `workerData.gcLock`.
+ */
+export const GC_FLAG_LOCK: Int32Array = new Int32Array(new SharedArrayBuffer(4));
+
+/**
  * Worker-side: defines `collectYoungGarbage()`, a minor garbage collection, which workers run
  * after each reply. A worker allocates few JavaScript objects, so V8 seldom collects on its own
  * and the ArrayBuffers it drops (deflate output, copied inputs) piled up: about 30 MiB per worker
  * on the large corpus, half the difference in peak RSS between these backends and native. One
- * costs ~0.1 ms. `--expose-gc` is on only while the function is taken and off again at once, so
- * contexts created later in the process (say, a user's `vm` contexts) see no `gc`. Where that
- * fails, the function does nothing.
+ * costs ~0.1 ms.
+ *
+ * V8 flags belong to the whole process. When the host runs with `--expose-gc`, the worker's own
+ * `gc` is used and no flag is touched. Otherwise `--expose-gc` is switched on just long enough to
+ * take `gc` from a new context, then off again, under `workerData.gcLock` (an Int32Array on a
+ * SharedArrayBuffer, {@link GC_FLAG_LOCK}) so that workers starting together cannot switch it off
+ * under each other. Contexts the host creates in that window (microseconds) also get a `gc`.
+ * Where anything fails, the function does nothing.
  */
 export const COLLECT_GARBAGE_WORKER_SOURCE: string = `
 const collectYoungGarbage = (() => {
   try {
-    const v8 = require('node:v8');
-    v8.setFlagsFromString('--expose-gc');
-    let gc;
-    try {
-      gc = require('node:vm').runInNewContext('gc');
-    } finally {
-      v8.setFlagsFromString('--no-expose-gc');
+    let gc = typeof globalThis.gc === 'function' ? globalThis.gc : undefined;
+    if (gc === undefined) {
+      const lock = require('node:worker_threads').workerData?.gcLock;
+      if (!(lock instanceof Int32Array)) return () => {};
+      while (Atomics.compareExchange(lock, 0, 0, 1) !== 0) Atomics.wait(lock, 0, 1, 20);
+      const v8 = require('node:v8');
+      try {
+        v8.setFlagsFromString('--expose-gc');
+        gc = require('node:vm').runInNewContext('gc');
+      } finally {
+        v8.setFlagsFromString('--no-expose-gc');
+        Atomics.store(lock, 0, 0);
+        Atomics.notify(lock, 0, 1);
+      }
     }
     return typeof gc === 'function' ? () => gc({ type: 'minor' }) : () => {};
   } catch {

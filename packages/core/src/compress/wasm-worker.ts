@@ -3,7 +3,8 @@
  * `new Worker(source, { eval: true })`. A string rather than a module file because the same code
  * must run from `src/` under vitest (where no `.js` file exists next to the `.ts`) and from `dist/`.
  *
- * Protocol. workerData: `{ module: WebAssembly.Module }` (compiled once by the main thread).
+ * Protocol. workerData: `{ module: WebAssembly.Module, gcLock }` (the module compiled once by the
+ * main thread; `gcLock`, see COLLECT_GARBAGE_WORKER_SOURCE).
  * The worker posts `{ ready: true }` after instantiating, or `{ fatal: message }`.
  * Request: `{ id, level, input: Uint8Array (own buffer, transferred), endsStream: boolean }`.
  * Reply: `{ id, compressed: Uint8Array (transferred), crc32 }` or `{ id, error: message }`.

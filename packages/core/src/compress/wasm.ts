@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 
 import { PyzError } from '../errors.js';
 import { resolveLevel } from './levels.js';
-import { decodeFileResults, sliceByWeight, type FileTask } from './file-tasks.js';
+import { decodeFileResults, GC_FLAG_LOCK, sliceByWeight, type FileTask } from './file-tasks.js';
 import { joinCompressedPieces, PIECE_SIZE, planPieces } from './pieces.js';
 import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 import { WASM_WORKER_SOURCE } from './wasm-worker.js';
@@ -187,7 +187,7 @@ class WasmPool implements CompressionBackend {
   }
 
   #spawn(): Promise<void> {
-    const worker = new Worker(WASM_WORKER_SOURCE, { eval: true, workerData: { module: this.#module } });
+    const worker = new Worker(WASM_WORKER_SOURCE, { eval: true, workerData: { module: this.#module, gcLock: GC_FLAG_LOCK } });
     const slot: Slot = { worker, task: undefined };
     this.#slots.push(slot);
     return new Promise<void>((resolveReady, rejectReady) => {

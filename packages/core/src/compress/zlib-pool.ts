@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { PyzError } from '../errors.js';
 import { zlibLevel } from './levels.js';
-import { decodeFileResults, sliceByWeight, type FileTask } from './file-tasks.js';
+import { decodeFileResults, GC_FLAG_LOCK, sliceByWeight, type FileTask } from './file-tasks.js';
 import { joinCompressedPieces, PIECE_SIZE, planPieces } from './pieces.js';
 import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 import { ZLIB_WORKER_SOURCE } from './zlib-worker.js';
@@ -53,7 +53,7 @@ class WorkerSlot {
   task: Task | undefined;
 
   constructor(onMessage: (slot: WorkerSlot, result: TaskResult) => void, onCrash: (slot: WorkerSlot, error: Error) => void) {
-    this.worker = new Worker(ZLIB_WORKER_SOURCE, { eval: true, name: 'pyz-zlib' });
+    this.worker = new Worker(ZLIB_WORKER_SOURCE, { eval: true, name: 'pyz-zlib', workerData: { gcLock: GC_FLAG_LOCK } });
     this.worker.on('message', (result: TaskResult) => onMessage(this, result));
     this.worker.on('error', (error) => onCrash(this, error));
     this.worker.on('exit', (code) => onCrash(this, new Error(`zlib worker exited with code ${code}`)));
@@ -230,7 +230,8 @@ function packInputs(inputs: readonly Piece[]): { buffer: ArrayBuffer; lengths: F
 }
 
 /**
- * Starts the `zlib` backend. Workers start on the first batch, so creating it is cheap.
+ * Starts the `zlib` backend. Its workers boot in the background (not awaited): creating it is
+ * cheap, and the first batch queues until a worker is up.
  */
 export async function createZlibBackend(options: ZlibBackendOptions = {}): Promise<CompressionBackend> {
   const concurrency = options.concurrency ?? availableParallelism();
