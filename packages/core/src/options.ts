@@ -85,8 +85,8 @@ export interface BuildOptions {
   root?: string | null;
   /**
    * Deflate level 1–12 or 'max' (12). Measured on an 83 MB site-packages, native backend, whole
-   * build: level 1 takes ~0.75× the time of 6 for ~9 % more bytes; 9 ~1.6× the time for ~0.8 %
-   * fewer; 'max' ~6× the time for ~3.5 % fewer (table in compress/levels.ts and the README).
+   * build: level 1 takes ~0.8× the time of 6 for ~9 % more bytes; 9 ~1.7× the time for ~0.8 %
+   * fewer; 'max' ~6.5× the time for ~3.5 % fewer (table in compress/levels.ts and the README).
    * @default 6
    */
   level?: number | 'max';

@@ -5,17 +5,18 @@
  * What each level costs: whole builds (a new process each, Node start-up included) of a real
  * site-packages (django, gunicorn, psycopg, numpy: 4,940 files, 82.8 MB without `.pyc`, a third of
  * it one 25 MB shared library) on a shared 2-core x86-64 machine; `npm run bench -- --suite sweep
- * --corpus medium --levels 1,3,5,6,9,12 --runs 3`, 2026-11-30. Read them as ratios between rows
- * rather than promises. Python's `zipfile` at level 6 (what shiv does) took 2.18 s for 25.8 MB.
+ * --corpus medium --levels 1,3,5,6,9,12 --runs 3`, 2026-11-30 (sweep-2026-11-30-2.json). Read them
+ * as ratios between rows rather than promises. Python's `zipfile` at level 6 (what shiv does)
+ * took 2.07 s for 25.8 MB.
  *
- * | level | native          | wasm           | archive | node:zlib (same level) |
- * |------:|----------------:|---------------:|--------:|-----------------------:|
- * |     1 | 0.59 s, 140 MB/s | 0.82 s, 101 MB/s | 27.8 MB | 0.88 s, 28.9 MB        |
- * |     3 | 0.67 s, 123 MB/s | 0.90 s,  92 MB/s | 26.6 MB | 0.94 s, 27.8 MB        |
- * |     5 | 0.73 s, 114 MB/s | 1.00 s,  83 MB/s | 25.8 MB | 1.09 s, 26.2 MB        |
- * |     6 | 0.78 s, 107 MB/s | 1.05 s,  79 MB/s | 25.6 MB | 1.24 s, 26.1 MB        |
- * |     9 | 1.27 s,  65 MB/s | 1.59 s,  52 MB/s | 25.4 MB | 2.05 s, 26.0 MB        |
- * |    12 | 4.89 s,  17 MB/s | 5.98 s,  14 MB/s | 24.7 MB | (9 is zlib's maximum)  |
+ * | level | native           | wasm             | archive | node:zlib (same level) |
+ * |------:|-----------------:|-----------------:|--------:|-----------------------:|
+ * |     1 | 0.56 s, 149 MB/s | 0.73 s, 114 MB/s | 27.8 MB | 0.80 s, 28.9 MB        |
+ * |     3 | 0.63 s, 131 MB/s | 0.84 s,  98 MB/s | 26.6 MB | 0.85 s, 27.8 MB        |
+ * |     5 | 0.66 s, 125 MB/s | 0.90 s,  92 MB/s | 25.8 MB | 1.00 s, 26.2 MB        |
+ * |     6 | 0.71 s, 117 MB/s | 0.96 s,  86 MB/s | 25.6 MB | 1.11 s, 26.1 MB        |
+ * |     9 | 1.18 s,  70 MB/s | 1.54 s,  54 MB/s | 25.4 MB | 1.92 s, 26.0 MB        |
+ * |    12 | 4.72 s,  18 MB/s | 5.81 s,  14 MB/s | 24.7 MB | (9 is zlib's maximum)  |
  *
  * Native and WASM write the same bytes, so the sizes hold for both.
  */
