@@ -18,6 +18,7 @@ import { identifyPythonAsync, pipInstall, pipResultFiles, type PipInstallResult,
 import { checkTargets } from './targets.js';
 import { PYZ_VERSION, SHIV_FORMAT_VERSION } from './version.js';
 import { ZipWriter, type ZipEntrySink, type ZipEntryWriter } from './zip/writer.js';
+import { collectYoungGarbage } from './young-gc.js';
 
 export interface BuildTimings {
   /** Staging the inputs: pip (or its cache) and walking every input tree. */
@@ -397,11 +398,23 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
     }
   };
 
+  let drainedSinceCollection = 0;
+  /** Bytes written between two minor GCs of this thread (young-gc.ts): dead buffers stay few. */
+  const collectEvery = 2 * maxInFlight;
+  const drained = (bytes: number): void => {
+    inFlight -= bytes;
+    drainedSinceCollection += bytes;
+    if (drainedSinceCollection >= collectEvery) {
+      drainedSinceCollection = 0;
+      collectYoungGarbage();
+    }
+  };
+
   const drainOne = async (): Promise<void> => {
     const head = pending.shift()!;
     if ('piece' in head) {
       await drainPiece(head.member, await head.piece, head.first, head.last, head.bytes);
-      inFlight -= head.bytes;
+      drained(head.bytes);
       return;
     }
     // Reused entries skip the await: thousands of them in a rebuild would each cost a turn.
@@ -410,7 +423,7 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
       await sink.addEntry({ name: result.record.relativePath, mode: entryModeOf(result.record), method: result.method, crc32: result.crc32, uncompressedSize: result.record.size, data: result.data });
       account(result.record, result.digest!, result.method, result.crc32, result.data.length);
     }
-    inFlight -= head.bytes;
+    drained(head.bytes);
   };
   const enqueue = (work: Promise<CompressedFile[]> | CompressedFile[], size: number): void => {
     if (Array.isArray(work)) {

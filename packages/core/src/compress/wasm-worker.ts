@@ -4,7 +4,7 @@
  * must run from `src/` under vitest (where no `.js` file exists next to the `.ts`) and from `dist/`.
  *
  * Protocol. workerData: `{ module: WebAssembly.Module, gcLock }` (the module compiled once by the
- * main thread; `gcLock`, see COLLECT_GARBAGE_WORKER_SOURCE).
+ * main thread; `gcLock`, see young-gc.ts).
  * The worker posts `{ ready: true }` after instantiating, or `{ fatal: message }`.
  * Request: `{ id, level, input: Uint8Array (own buffer, transferred), endsStream: boolean }`.
  * Reply: `{ id, compressed: Uint8Array (transferred), crc32 }` or `{ id, error: message }`.
@@ -14,12 +14,13 @@
  * Input and output areas in linear memory are kept and only grown, so a long build does not
  * allocate per member; pieces are at most PIECE_SIZE, which bounds the memory of a worker.
  */
-import { COLLECT_GARBAGE_WORKER_SOURCE, READ_FILES_WORKER_SOURCE } from './file-tasks.js';
+import { READ_FILES_WORKER_SOURCE } from './file-tasks.js';
+import { YOUNG_GC_WORKER_SOURCE } from '../young-gc.js';
 
 export const WASM_WORKER_SOURCE: string = String.raw`
 'use strict';
 ${READ_FILES_WORKER_SOURCE}
-${COLLECT_GARBAGE_WORKER_SOURCE}
+${YOUNG_GC_WORKER_SOURCE}
 const { parentPort, workerData } = require('node:worker_threads');
 let exports_;
 try {

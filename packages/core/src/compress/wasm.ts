@@ -12,7 +12,8 @@ import { Worker } from 'node:worker_threads';
 
 import { PyzError } from '../errors.js';
 import { resolveLevel } from './levels.js';
-import { decodeFileResults, GC_FLAG_LOCK, sliceByWeight, type FileTask } from './file-tasks.js';
+import { decodeFileResults, sliceByWeight, type FileTask } from './file-tasks.js';
+import { GC_FLAG_LOCK } from '../young-gc.js';
 import { joinCompressedPieces, PIECE_SIZE, planPieces } from './pieces.js';
 import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 import { WASM_WORKER_SOURCE } from './wasm-worker.js';
@@ -183,7 +184,14 @@ class WasmPool implements CompressionBackend {
     for (const task of this.#waiting.splice(0)) task.reject(error);
     const slots = this.#slots.splice(0);
     for (const slot of slots) slot.task?.reject(error);
-    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    // Ref'd again first: terminate() resolves on the worker's 'exit' event, which an idle
+    // (unref'd) worker would let the process end before delivering, leaving close() pending.
+    await Promise.all(
+      slots.map((slot) => {
+        slot.worker.ref();
+        return slot.worker.terminate();
+      }),
+    );
   }
 
   #spawn(): Promise<void> {
@@ -193,6 +201,8 @@ class WasmPool implements CompressionBackend {
     return new Promise<void>((resolveReady, rejectReady) => {
       let isReady = false;
       worker.on('message', (reply: WorkerReply) => {
+        // Closed: close() holds the worker ref'd until its 'exit'; a late reply must not unref it.
+        if (this.#closed) return;
         if ('ready' in reply) {
           isReady = true;
           worker.unref();

@@ -15,7 +15,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { PyzError } from '../errors.js';
 import { zlibLevel } from './levels.js';
-import { decodeFileResults, GC_FLAG_LOCK, sliceByWeight, type FileTask } from './file-tasks.js';
+import { decodeFileResults, sliceByWeight, type FileTask } from './file-tasks.js';
+import { GC_FLAG_LOCK } from '../young-gc.js';
 import { joinCompressedPieces, PIECE_SIZE, planPieces } from './pieces.js';
 import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 import { ZLIB_WORKER_SOURCE } from './zlib-worker.js';
@@ -140,7 +141,14 @@ class ZlibBackend implements CompressionBackend {
     for (const task of this.#queue.splice(0)) task.reject(closed);
     const slots = this.#slots.splice(0);
     for (const slot of slots) slot.task?.reject(closed);
-    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    // Ref'd again first: terminate() resolves on the worker's 'exit' event, which an idle
+    // (unref'd) worker would let the process end before delivering, leaving close() pending.
+    await Promise.all(
+      slots.map((slot) => {
+        slot.worker.ref();
+        return slot.worker.terminate();
+      }),
+    );
   }
 
   /** Gives queued tasks to idle workers, starting workers up to `concurrency`. */
@@ -168,6 +176,8 @@ class ZlibBackend implements CompressionBackend {
   }
 
   #onResult(slot: WorkerSlot, result: TaskResult): void {
+    // Closed: close() holds the worker ref'd until its 'exit'; a late result must not unref it.
+    if (this.#closed) return;
     const task = slot.task;
     slot.task = undefined;
     slot.worker.unref();

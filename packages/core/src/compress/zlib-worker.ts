@@ -22,14 +22,15 @@
  * Each input is compressed with the synchronous `deflateRawSync`: for many small files it is
  * much faster than node:zlib's async API, whose per-call libuv round trip dominates.
  */
-import { COLLECT_GARBAGE_WORKER_SOURCE, READ_FILES_WORKER_SOURCE } from './file-tasks.js';
+import { READ_FILES_WORKER_SOURCE } from './file-tasks.js';
+import { YOUNG_GC_WORKER_SOURCE } from '../young-gc.js';
 
 export const ZLIB_WORKER_SOURCE: string = `
 'use strict';
 const { parentPort } = require('node:worker_threads');
 const zlib = require('node:zlib');
 ${READ_FILES_WORKER_SOURCE}
-${COLLECT_GARBAGE_WORKER_SOURCE}
+${YOUNG_GC_WORKER_SOURCE}
 parentPort.on('message', (task) => {
   try {
     if (task.paths !== undefined) {
