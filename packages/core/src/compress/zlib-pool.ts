@@ -102,16 +102,7 @@ class ZlibBackend implements CompressionBackend {
       this.concurrency,
       MIN_SLICE_BYTES,
     );
-    const results = await Promise.all(
-      slices.map(
-        (slice) =>
-          new Promise<CompressedBuffer[]>((resolve, reject) => {
-            this.#queue.push({ id: this.#nextId++, level: effectiveLevel, inputs: slice, resolve, reject });
-            this.#dispatch();
-          }),
-      ),
-    );
-    return results.flat();
+    return this.#queueSlices<CompressedBuffer>(slices.length, (index, resolve, reject) => ({ id: this.#nextId++, level: effectiveLevel, inputs: slices[index]!, resolve, reject }));
   }
 
   /** Files up to 4 MiB, cut into pieces in the worker; the builder streams bigger ones. */
@@ -122,11 +113,17 @@ class ZlibBackend implements CompressionBackend {
     if (files.length === 0) return [];
     const effectiveLevel = Math.max(0, zlibLevel(Math.round(level)));
     const slices = sliceByWeight(files, this.concurrency);
+    return this.#queueSlices<CompressedFileResult>(slices.length, (index, resolve, reject) => ({ id: this.#nextId++, level: effectiveLevel, files: slices[index]!, resolve, reject }));
+  }
+
+  /** Queues one task per slice (`task` makes it) and resolves with all results, slice by slice. */
+  async #queueSlices<R>(count: number, task: (index: number, resolve: (results: R[]) => void, reject: (error: Error) => void) => Task): Promise<R[]> {
     const results = await Promise.all(
-      slices.map(
-        (slice) =>
-          new Promise<CompressedFileResult[]>((resolve, reject) => {
-            this.#queue.push({ id: this.#nextId++, level: effectiveLevel, files: slice, resolve, reject });
+      Array.from(
+        { length: count },
+        (_, index) =>
+          new Promise<R[]>((resolve, reject) => {
+            this.#queue.push(task(index, resolve, reject));
             this.#dispatch();
           }),
       ),
