@@ -63,9 +63,12 @@ FILE_COST = 16 << 10
 WORK_PER_WORKER = 8 << 20
 MAX_WORKERS = 8
 # Guided chunks (_chunks): each takes 1/(GUIDED_SHARE * workers) of the work left, but at least
-# MIN_CHUNK_COST (~5 ms of extraction); chunk indices travel as single bytes, hence MAX_CHUNKS.
-GUIDED_SHARE = 2
-MIN_CHUNK_COST = 2 << 20
+# MIN_CHUNK_COST (~3 ms of extraction); chunk indices travel as single bytes, hence MAX_CHUNKS.
+# 3 and 1 MiB rather than 2 and 2 MiB: smaller first chunks leave less to even out at the end
+# (medium corpus, python3.11, 7 interleaved first runs: 298 → 284 ms; large, small and the
+# 70,000-file tree unchanged).
+GUIDED_SHARE = 3
+MIN_CHUNK_COST = 1 << 20
 MAX_CHUNKS = 255
 # A forked worker checks this often whether its parent is still alive (and stops if not).
 PARENT_CHECK_INTERVAL = 64
