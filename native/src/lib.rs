@@ -393,12 +393,13 @@ fn sha256_of(content: &[u8]) -> Option<[u8; DIGEST_LENGTH]> {
     Some(digest)
 }
 
-/// SPEC §4: an entry that deflate does not shrink is stored.
-fn deflated_or_stored(output: Vec<u8>, content: Vec<u8>, crc: u32, digest: [u8; DIGEST_LENGTH]) -> TaskResult {
-    if output.len() < content.len() {
-        TaskResult { output, crc, bytes_read: content.len(), status: STATUS_DEFLATED, digest, error: None }
+/// SPEC §4: an entry that deflate does not shrink is stored. `content` is asked for only then, so
+/// a big file shared by its pieces is copied only when it is stored.
+fn deflated_or_stored(output: Vec<u8>, length: usize, content: impl FnOnce() -> Vec<u8>, crc: u32, digest: [u8; DIGEST_LENGTH]) -> TaskResult {
+    if output.len() < length {
+        TaskResult { output, crc, bytes_read: length, status: STATUS_DEFLATED, digest, error: None }
     } else {
-        TaskResult { bytes_read: content.len(), output: content, crc, status: STATUS_STORED, digest, error: None }
+        TaskResult { bytes_read: length, output: content(), crc, status: STATUS_STORED, digest, error: None }
     }
 }
 
@@ -426,7 +427,7 @@ fn run_source(compressor: *mut libdeflate_compressor, call: &Arc<Call>, index: u
     let crc = crc32_of(&content);
     if content.len() <= call.piece_size {
         return Some(match deflate_into(compressor, &content, true) {
-            Ok(output) => deflated_or_stored(output, content, crc, digest),
+            Ok(output) => deflated_or_stored(output, content.len(), move || content, crc, digest),
             Err(message) => failed(message),
         });
     }
@@ -474,7 +475,7 @@ fn run_piece(compressor: *mut libdeflate_compressor, call: &Call, file: &Arc<Big
             None => return Some(failed("a piece was never deflated".to_string())),
         }
     }
-    Some(deflated_or_stored(joined, file.content.clone(), file.crc, file.digest))
+    Some(deflated_or_stored(joined, file.content.len(), || file.content.clone(), file.crc, file.digest))
 }
 
 unsafe fn create_error(env: napi_env, message: &str) -> napi_value {
