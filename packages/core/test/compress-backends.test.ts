@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PyzError } from '../src/errors.js';
-import { joinCompressedPieces, PIECE_SIZE, planPieces } from '../src/compress/pieces.js';
+import { joinPieces, PIECE_SIZE, planPieces } from '../src/compress/pieces.js';
 import type { CompressionBackend } from '../src/compress/types.js';
 import { BACKEND_FACTORIES, bundleForNode, inflateCheck, makeTemporaryDirectory } from './helpers/index.js';
 
@@ -96,7 +96,7 @@ describe.each(BACKEND_FACTORIES)('compression backend $name', (factory) => {
     const pieces = await backend.compressPieces(plan.pieces, plan.endsStream, 6);
     expect(pieces).toHaveLength(plan.pieces.length);
     pieces.forEach((piece, index) => expect(piece.crc32).toBe(crc32(plan.pieces[index]!)));
-    const joined = joinCompressedPieces(plan, pieces);
+    const joined = joinPieces(plan, pieces);
     const whole = await backend.compressBatch(inputs, 6);
     joined.forEach((member, index) => {
       expect(Buffer.from(member.compressed).equals(Buffer.from(whole[index]!.compressed))).toBe(true);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import { PyzError } from '../errors.js';
 import { resolveLevel } from './levels.js';
-import { joinCompressedPieces, PIECE_SIZE, planPieces } from './pieces.js';
+import { compressMembers, PIECE_SIZE } from './pieces.js';
 import { decodeFileResults, DIGEST_LENGTH, FILE_META_STRIDE, type FileTask } from './file-tasks.js';
 import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 
@@ -169,8 +169,7 @@ export function createNativeBackend(options: NativeBackendOptions = {}): Compres
       });
     },
     async compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]> {
-      const plan = planPieces(inputs);
-      return joinCompressedPieces(plan, await backend.compressPieces!(plan.pieces, plan.endsStream, level));
+      return compressMembers(inputs, level, backend.compressPieces!);
     },
     async close(): Promise<void> {
       // The threads idle between calls and hold nothing that belongs to this backend.

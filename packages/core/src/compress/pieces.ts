@@ -46,42 +46,43 @@ export function planPieces(inputs: readonly Uint8Array[]): PiecePlan {
   return { pieces, endsStream: Uint8Array.from(ends), firstPiece };
 }
 
-/** Joins compressed pieces back into one result per member, in input order. */
-export function joinPieces(
-  plan: PiecePlan,
-  compressedPieces: readonly Uint8Array[],
-  pieceCrcs: ArrayLike<number>,
-): CompressedBuffer[] {
+/** Joins compressed pieces (each with its own CRC-32) back into one result per member, in input order. */
+export function joinPieces(plan: PiecePlan, compressedPieces: readonly CompressedBuffer[]): CompressedBuffer[] {
   const results: CompressedBuffer[] = [];
   for (let member = 0; member + 1 < plan.firstPiece.length; member++) {
     const first = plan.firstPiece[member]!;
     const end = plan.firstPiece[member + 1]!;
     if (end - first === 1) {
-      results.push({ compressed: compressedPieces[first]!, crc32: pieceCrcs[first]! >>> 0 });
+      results.push({ compressed: compressedPieces[first]!.compressed, crc32: compressedPieces[first]!.crc32 >>> 0 });
       continue;
     }
     let totalLength = 0;
-    for (let piece = first; piece < end; piece++) totalLength += compressedPieces[piece]!.length;
+    for (let piece = first; piece < end; piece++) totalLength += compressedPieces[piece]!.compressed.length;
     const compressed = new Uint8Array(totalLength);
     let offset = 0;
     let crc = 0;
     for (let piece = first; piece < end; piece++) {
-      compressed.set(compressedPieces[piece]!, offset);
-      offset += compressedPieces[piece]!.length;
-      crc = piece === first ? pieceCrcs[piece]! >>> 0 : crc32Combine(crc, pieceCrcs[piece]!, plan.pieces[piece]!.length);
+      const { compressed: bytes, crc32 } = compressedPieces[piece]!;
+      compressed.set(bytes, offset);
+      offset += bytes.length;
+      crc = piece === first ? crc32 >>> 0 : crc32Combine(crc, crc32, plan.pieces[piece]!.length);
     }
     results.push({ compressed, crc32: crc });
   }
   return results;
 }
 
-/** {@link joinPieces} for backends that report each piece as a `CompressedBuffer`. */
-export function joinCompressedPieces(plan: PiecePlan, compressedPieces: readonly CompressedBuffer[]): CompressedBuffer[] {
-  return joinPieces(
-    plan,
-    compressedPieces.map((piece) => piece.compressed),
-    compressedPieces.map((piece) => piece.crc32),
-  );
+/**
+ * `compressBatch` of a backend that compresses pieces: cut every input (planPieces), compress the
+ * pieces, join them back. The one place the three libdeflate/zlib backends do it.
+ */
+export async function compressMembers(
+  inputs: readonly Uint8Array[],
+  level: number,
+  compressPieces: (pieces: readonly Uint8Array[], endsStream: Uint8Array, level: number) => Promise<CompressedBuffer[]>,
+): Promise<CompressedBuffer[]> {
+  const plan = planPieces(inputs);
+  return joinPieces(plan, await compressPieces(plan.pieces, plan.endsStream, level));
 }
 
 /** One implementation of the CRC-32 combination, shared with the zip writer. */

@@ -17,7 +17,7 @@ import { PyzError } from '../errors.js';
 import { zlibLevel } from './levels.js';
 import { decodeFileResults, sliceByWeight, type FileTask } from './file-tasks.js';
 import { GC_FLAG_LOCK } from '../young-gc.js';
-import { joinCompressedPieces, PIECE_SIZE, planPieces } from './pieces.js';
+import { compressMembers, PIECE_SIZE } from './pieces.js';
 import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
 import { ZLIB_WORKER_SOURCE } from './zlib-worker.js';
 
@@ -86,8 +86,7 @@ class ZlibBackend implements CompressionBackend {
   }
 
   async compressBatch(inputs: readonly Uint8Array[], level: number): Promise<CompressedBuffer[]> {
-    const plan = planPieces(inputs);
-    return joinCompressedPieces(plan, await this.compressPieces(plan.pieces, plan.endsStream, level));
+    return compressMembers(inputs, level, (pieces, endsStream, pieceLevel) => this.compressPieces(pieces, endsStream, pieceLevel));
   }
 
   async compressPieces(pieces: readonly Uint8Array[], endsStream: Uint8Array, level: number): Promise<CompressedBuffer[]> {
