@@ -31,13 +31,15 @@ const { parentPort } = require('node:worker_threads');
 const zlib = require('node:zlib');
 ${READ_FILES_WORKER_SOURCE}
 ${YOUNG_GC_WORKER_SOURCE}
+/** One piece; one that does not end its member ends with a sync flush instead of a final block. */
+function deflatePiece(piece, level, endsStream, crc) {
+  const finishFlush = endsStream ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
+  return { compressed: zlib.deflateRawSync(piece, { level, finishFlush }), crc32: zlib.crc32(piece, crc) };
+}
 parentPort.on('message', (task) => {
   try {
     if (task.paths !== undefined) {
-      const files = readFiles(task.paths, task.fileLimit, (piece, endsStream, crc) => ({
-        compressed: zlib.deflateRawSync(piece, { level: task.level, finishFlush: endsStream ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH }),
-        crc32: zlib.crc32(piece, crc),
-      }));
+      const files = readFiles(task.paths, task.fileLimit, (piece, endsStream, crc) => deflatePiece(piece, task.level, endsStream, crc));
       parentPort.postMessage({ id: task.id, files }, [files.output, files.meta.buffer, files.digests.buffer]);
       collectYoungGarbage();
       return;
@@ -52,10 +54,9 @@ parentPort.on('message', (task) => {
     for (let index = 0; index < count; index++) {
       const piece = input.subarray(offset, offset + task.lengths[index]);
       offset += task.lengths[index];
-      crcs[index] = zlib.crc32(piece);
-      // A piece that does not end its member ends with a sync flush instead of a final block.
-      const finishFlush = task.endsStream[index] ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH;
-      outputs[index] = zlib.deflateRawSync(piece, { level: task.level, finishFlush });
+      const result = deflatePiece(piece, task.level, task.endsStream[index], 0);
+      crcs[index] = result.crc32;
+      outputs[index] = result.compressed;
       lengths[index] = outputs[index].length;
       total += outputs[index].length;
     }
