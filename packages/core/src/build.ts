@@ -157,53 +157,45 @@ function asRead(record: FileRecord, size: number): FileRecord {
   return size === record.size ? record : { ...record, size, mtimeMs: undefined };
 }
 
+/** What `account` needs of a member once it is written. */
+interface WrittenMember {
+  /** The record as read (see asRead). */
+  readonly record: FileRecord;
+  readonly method: 0 | 8;
+  readonly crc32: number;
+  readonly compressedSize: number;
+  /** sha256 hex of the bytes written. */
+  readonly digest: string;
+}
+
 /**
  * Streams one large file without a backend that compresses pieces: copied through stored
  * (--uncompressed), or through node:zlib's streaming deflate (the js backend). Memory stays
- * bounded; returns the record as read, with everything `account` needs.
+ * bounded.
  */
-async function writeLargeFile(sink: ZipEntrySink, record: FileRecord, level: number): Promise<{ record: FileRecord; method: 0 | 8; crc32: number; compressedSize: number; digest: string }> {
+async function writeLargeFile(sink: ZipEntrySink, record: FileRecord, level: number): Promise<WrittenMember> {
+  if (level === 0) return copyStored(sink, record);
   const zlib = await import('node:zlib');
   const maybeLarge = record.size >= ZIP64_MEMBER_BYTES;
-  let handle: fs.promises.FileHandle;
-  try {
-    handle = await fs.promises.open(record.sourcePath, 'r');
-  } catch (error) {
-    throw unreadable(record.sourcePath, (error as Error).message, error);
-  }
   const hash = createHash('sha256');
   let checksum = 0;
   let size = 0;
-  /** The file in 4 MiB chunks, checksummed and hashed as they are read. */
-  async function* chunks(): AsyncGenerator<Buffer> {
-    for (;;) {
-      const buffer = Buffer.allocUnsafe(4 * PIECE_SIZE);
-      let bytesRead: number;
-      try {
-        ({ bytesRead } = await handle.read(buffer, 0, buffer.length, null));
-      } catch (error) {
-        throw unreadable(record.sourcePath, (error as Error).message, error);
-      }
-      if (bytesRead === 0) return;
-      const chunk = buffer.subarray(0, bytesRead);
-      checksum = crc32(chunk, checksum);
-      size += bytesRead;
-      hash.update(chunk);
-      if (size >= ZIP64_MEMBER_BYTES && !maybeLarge) throw grewPast4GiB(record);
-      yield chunk;
-    }
-  }
+  const descriptor = openForReading(record.sourcePath);
   try {
-    const entry = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: level > 0 ? 8 : 0, maybeLarge });
-    if (level === 0) {
-      for await (const chunk of chunks()) await entry.write(chunk);
-      await entry.end({ crc32: checksum, uncompressedSize: size });
-      return { record: asRead(record, size), method: 0, crc32: checksum, compressedSize: size, digest: hash.digest('hex') };
-    }
+    const entry = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: 8, maybeLarge });
     const deflate = zlib.createDeflateRaw({ level: Math.min(level, 9) });
     const pump = (async () => {
       try {
-        for await (const chunk of chunks()) {
+        for (;;) {
+          // A fresh buffer per chunk: the deflate stream holds on to what it was given.
+          const buffer = Buffer.allocUnsafe(4 * PIECE_SIZE);
+          const read = readFully(descriptor, buffer, size, record.sourcePath);
+          if (read === 0) break;
+          const chunk = buffer.subarray(0, read);
+          checksum = crc32(chunk, checksum);
+          size += read;
+          hash.update(chunk);
+          if (size >= ZIP64_MEMBER_BYTES && !maybeLarge) throw grewPast4GiB(record);
           if (!deflate.write(chunk)) await new Promise((resolve) => deflate.once('drain', resolve));
         }
         deflate.end();
@@ -219,18 +211,16 @@ async function writeLargeFile(sink: ZipEntrySink, record: FileRecord, level: num
       await entry.write(chunk);
     }
     await pump;
-    const read = asRead(record, size);
     const digest = hash.digest('hex');
     if (compressedSize >= size) {
       // Did not shrink: written again stored (SPEC §4). Rare for files this large.
       await entry.discard();
-      await writeStoredAgain(sink, { record, size, crc32: checksum, compressedSize: 0, digest }, read);
-      return { record: read, method: 0, crc32: checksum, compressedSize: size, digest };
+      return copyStored(sink, record, { size, digest });
     }
     await entry.end({ crc32: checksum, uncompressedSize: size });
-    return { record: read, method: 8, crc32: checksum, compressedSize, digest };
+    return { record: asRead(record, size), method: 8, crc32: checksum, compressedSize, digest };
   } finally {
-    await handle.close();
+    fs.closeSync(descriptor);
   }
 }
 
@@ -271,36 +261,49 @@ function readFully(descriptor: number, buffer: Buffer, position: number, sourceP
   return filled;
 }
 
+/** Opens a file for the chunked reads of big members; a failure is FILE_UNREADABLE. */
+function openForReading(sourcePath: string): number {
+  try {
+    return fs.openSync(sourcePath, 'r');
+  } catch (error) {
+    throw unreadable(sourcePath, (error as Error).message, error);
+  }
+}
+
 /**
- * Rewrites a streamed member stored, after its deflated form came out no smaller (SPEC §4): reads
- * the file again and checks it is still the bytes that were hashed.
+ * Copies a file into a stored entry, 1 MiB at a time, hashing it as it goes. With `expected` (a
+ * member written again stored because deflate did not shrink it, SPEC §4), the file must still
+ * be the bytes hashed the first time.
  */
-async function writeStoredAgain(sink: ZipEntrySink, member: StreamedMember, record: FileRecord): Promise<void> {
-  const entry = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: 0, maybeLarge: member.size >= ZIP64_MEMBER_BYTES });
+async function copyStored(sink: ZipEntrySink, record: FileRecord, expected?: { readonly size: number; readonly digest: string }): Promise<WrittenMember> {
+  const maybeLarge = (expected?.size ?? record.size) >= ZIP64_MEMBER_BYTES;
+  const entry = await sink.startEntry({ name: record.relativePath, mode: entryModeOf(record), method: 0, maybeLarge });
   const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(PIECE_SIZE);
-  let descriptor: number;
-  try {
-    descriptor = fs.openSync(record.sourcePath, 'r');
-  } catch (error) {
-    throw unreadable(record.sourcePath, (error as Error).message, error);
-  }
-  let position = 0;
+  let checksum = 0;
+  let size = 0;
+  const descriptor = openForReading(record.sourcePath);
   try {
     for (;;) {
-      const read = readFully(descriptor, buffer, position, record.sourcePath);
-      if (read === 0 || position + read > member.size) break;
-      hash.update(buffer.subarray(0, read));
-      await entry.write(buffer.subarray(0, read));
-      position += read;
+      const read = readFully(descriptor, buffer, size, record.sourcePath);
+      if (read === 0) break;
+      size += read;
+      if (expected !== undefined && size > expected.size) break; // grew: refused below
+      if (size >= ZIP64_MEMBER_BYTES && !maybeLarge) throw grewPast4GiB(record);
+      const chunk = buffer.subarray(0, read);
+      checksum = crc32(chunk, checksum);
+      hash.update(chunk);
+      await entry.write(chunk);
     }
   } finally {
     fs.closeSync(descriptor);
   }
-  if (position !== member.size || hash.digest('hex') !== member.digest) {
+  const digest = hash.digest('hex');
+  if (expected !== undefined && (size !== expected.size || digest !== expected.digest)) {
     throw unreadable(record.sourcePath, 'it changed while pyz was reading it', undefined, 'build again once nothing is writing to the input files');
   }
-  await entry.end({ crc32: member.crc32, uncompressedSize: member.size });
+  await entry.end({ crc32: checksum, uncompressedSize: size });
+  return { record: asRead(record, size), method: 0, crc32: checksum, compressedSize: size, digest };
 }
 
 /** Compresses files the main thread already read and hashed. */
@@ -387,14 +390,13 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
     member.crc32 = first ? piece.crc32 >>> 0 : crc32Combine(member.crc32, piece.crc32, length);
     if (!last) return;
     // The whole file has been read by now (its last piece is queued only after the last read).
-    const record = asRead(member.record, member.size);
     if (member.compressedSize < member.size) {
       await member.entry.end({ crc32: member.crc32, uncompressedSize: member.size });
-      account(record, member.digest!, 8, member.crc32, member.compressedSize);
+      account(asRead(member.record, member.size), member.digest!, 8, member.crc32, member.compressedSize);
     } else {
       await member.entry.discard();
-      await writeStoredAgain(sink, member, record);
-      account(record, member.digest!, 0, member.crc32, member.size);
+      const stored = await copyStored(sink, member.record, { size: member.size, digest: member.digest! });
+      account(stored.record, stored.digest, 0, stored.crc32, stored.compressedSize);
     }
   };
 
@@ -464,12 +466,7 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
   const streamMember = async (record: FileRecord, compressPieces: NonNullable<CompressionBackend['compressPieces']>): Promise<void> => {
     const member: StreamedMember = { record, size: 0, crc32: 0, compressedSize: 0 };
     const hash = createHash('sha256');
-    let descriptor: number;
-    try {
-      descriptor = fs.openSync(record.sourcePath, 'r');
-    } catch (error) {
-      throw unreadable(record.sourcePath, (error as Error).message, error);
-    }
+    const descriptor = openForReading(record.sourcePath);
     try {
       let current = pieceBuffers.pop() ?? Buffer.allocUnsafe(PIECE_SIZE);
       let length = readFully(descriptor, current, 0, record.sourcePath);
