@@ -458,6 +458,10 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
   /** Read buffers of finished pieces, kept for the next ones (one per thread, plus one). */
   const pieceBuffers: Buffer[] = [];
   const keptPieceBuffers = (backend?.concurrency ?? 1) + 1;
+  const takePieceBuffer = (): Buffer => pieceBuffers.pop() ?? Buffer.allocUnsafe(PIECE_SIZE);
+  const keepPieceBuffer = (buffer: Buffer): void => {
+    if (pieceBuffers.length < keptPieceBuffers) pieceBuffers.push(buffer);
+  };
   /**
    * Queues a big file piece by piece, cut as `planPieces` cuts (so the bytes are those of a whole
    * read): each piece is hashed here and deflated on the backend while the next one is read, and
@@ -468,13 +472,13 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
     const hash = createHash('sha256');
     const descriptor = openForReading(record.sourcePath);
     try {
-      let current = pieceBuffers.pop() ?? Buffer.allocUnsafe(PIECE_SIZE);
+      let current = takePieceBuffer();
       let length = readFully(descriptor, current, 0, record.sourcePath);
       for (let first = true; ; first = false) {
         // One piece of look-ahead: a piece is its member's last when nothing follows it.
-        const next = length === PIECE_SIZE ? (pieceBuffers.pop() ?? Buffer.allocUnsafe(PIECE_SIZE)) : undefined;
+        const next = length === PIECE_SIZE ? takePieceBuffer() : undefined;
         const nextLength = next === undefined ? 0 : readFully(descriptor, next, member.size + length, record.sourcePath);
-        if (next !== undefined && nextLength === 0 && pieceBuffers.length < keptPieceBuffers) pieceBuffers.push(next);
+        if (next !== undefined && nextLength === 0) keepPieceBuffer(next);
         const last = nextLength === 0;
         const piece = current.subarray(0, length);
         hash.update(piece);
@@ -484,7 +488,7 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
         const buffer = current;
         const compressed = compressPieces([piece], Uint8Array.of(last ? 1 : 0), options.level).then((results) => {
           // The backend is done with the input: the buffer takes a later piece (no garbage per MiB).
-          if (pieceBuffers.length < keptPieceBuffers) pieceBuffers.push(buffer);
+          keepPieceBuffer(buffer);
           return results[0]!;
         });
         compressed.catch(() => {}); // awaited in its turn; must not surface as unhandled first
