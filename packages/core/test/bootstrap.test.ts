@@ -1,7 +1,7 @@
 // The Python bootstrap (packages/core/python): modes, runtime variables, exit statuses and errors,
 // on the oldest and newest supported Python. Tests named "SPEC §3: …" would fail on shiv's runtime.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -67,6 +67,69 @@ describe.each(['3.8', '3.13'])('bootstrap on python%s', (version) => {
     cacheRoot = join(workspace, 'cache');
   });
   afterAll(() => removeDirectory(workspace));
+
+  describe('start-up cost', () => {
+    it('compiles each bootstrap module once (a plain import from a zip compiles it twice)', async () => {
+      const pyz = await archive('app', { entryPoint: 'demo:main' });
+      // Counts compile() calls per file name around the same code path as `python app.pyz`
+      // (runpy on the archive; runpy itself compiles __main__.py twice, like the interpreter).
+      const driver = [
+        'import builtins, json, runpy, sys',
+        'archive = sys.argv[1]',
+        'sys.argv = [archive]',
+        'counts = {}',
+        'real_compile = builtins.compile',
+        'def counting_compile(source, filename, *args, **kwargs):',
+        '    counts[str(filename)] = counts.get(str(filename), 0) + 1',
+        '    return real_compile(source, filename, *args, **kwargs)',
+        'builtins.compile = counting_compile',
+        'try:',
+        '    runpy.run_path(archive, run_name="__main__")',
+        'except SystemExit as exit:',
+        '    assert not exit.code, exit.code',
+        'modules = {name: [module.__file__, module.__spec__.origin, type(module.__loader__).__name__] for name, module in sys.modules.items() if name.startswith("_pyz_bootstrap")}',
+        'sys.stderr.write("REPORT " + json.dumps({"counts": {name.replace(archive, "ARCHIVE").replace("\\\\", "/"): count for name, count in counts.items() if "_pyz_bootstrap" in name}, "modules": modules}) + "\\n")',
+      ].join('\n');
+      const report = (root: string) => {
+        const result = spawnSync(python, ['-c', driver, pyz], { env: runEnvironment({ SHIV_ROOT: root }), encoding: 'utf8' });
+        const match = /REPORT (.*)/.exec(result.stderr);
+        if (!match) throw new Error(result.stderr);
+        return JSON.parse(match[1]!) as { counts: Record<string, number>; modules: Record<string, [string, string, string]> };
+      };
+      const root = join(workspace, 'compile-count');
+      const first = report(root);
+      expect(first.counts).toEqual({
+        'ARCHIVE/_pyz_bootstrap/__init__.py': 1,
+        'ARCHIVE/_pyz_bootstrap/_extract.py': 1,
+        'ARCHIVE/_pyz_bootstrap/_unzip.py': 1,
+      });
+      expect(first.modules['_pyz_bootstrap._unzip']).toEqual([join(pyz, '_pyz_bootstrap', '_unzip.py'), join(pyz, '_pyz_bootstrap', '_unzip.py'), 'zipimporter']);
+      expect(first.modules['_pyz_bootstrap']![0]).toBe(join(pyz, '_pyz_bootstrap', '__init__.py'));
+      expect(report(root).counts).toEqual({ 'ARCHIVE/_pyz_bootstrap/__init__.py': 1 });
+      removeDirectory(root);
+    });
+
+    it('a traceback from a bootstrap module shows its source lines', async () => {
+      const pyz = await archive('app', { entryPoint: 'demo:main' });
+      const driver = [
+        'import runpy, sys, traceback',
+        'archive = sys.argv[1]',
+        'sys.argv = [archive]',
+        'try:',
+        '    runpy.run_path(archive, run_name="__main__")',
+        'except SystemExit:',
+        '    pass',
+        'unzip = sys.modules["_pyz_bootstrap._unzip"]',
+        'try:',
+        '    unzip.read_directory(None, 0, 0, "x")',
+        'except Exception:',
+        '    print(traceback.format_exc())',
+      ].join('\n');
+      const result = spawnSync(python, ['-c', driver, pyz], { env: runEnvironment({ SHIV_ROOT: join(workspace, 'traceback') }), encoding: 'utf8' });
+      expect(result.stdout).toContain('_pyz_bootstrap/_unzip.py", line');
+      expect(result.stdout).toContain('tail = source.read(tail_start, tail_size)');
+    });
+  });
 
   describe('entry points and exit status', () => {
     it('calls module:function and exits with its return value', async () => {
@@ -307,6 +370,16 @@ describe.each(['3.8', '3.13'])('bootstrap on python%s', (version) => {
       expect(result.status).toBe(70);
       expect(existsSync(join(workspace, 'evil.py'))).toBe(false);
       expect(readdirSync(root).filter((name) => !name.endsWith('.lock') && name !== 'CACHEDIR.TAG')).toEqual([]);
+      removeDirectory(root);
+    });
+
+    it('names the fast check cannot clear (":" inside a name) are checked one by one and extracted', () => {
+      const pyz = join(workspace, 'colon.pyz');
+      buildStandIn({ output: pyz, sitePackages, members: [{ name: 'demo/at:12.txt', text: 'fine' }], environment: { entry_point: 'demo:main' } });
+      const root = join(workspace, 'colon-cache');
+      expect(runPyz(python, pyz, [], { environment: { SHIV_ROOT: root } })).toMatchObject({ stderr: '', status: 0 });
+      const extraction = readdirSync(root).find((name) => name.startsWith('colon_') && !name.includes('.'))!;
+      expect(readFileSync(join(root, extraction, 'site-packages', 'demo', 'at:12.txt'), 'utf8')).toBe('fine');
       removeDirectory(root);
     });
   });

@@ -10,8 +10,8 @@ Cache layout under the root (default `~/.shiv`, shiv's naming so `pyz cache` and
     <stem>_<build_id>/site-packages/      the extracted payload, on sys.path
     <stem>_<build_id>/.pyz-manifest.json  written last: build id + mtime of every directory
                                           (those holding code first: see cache_state)
-    <stem>_<build_id>/.pyz-listing.json   names expected in every directory (read on repair) and
-                                          size + mtime of every file (checked on a thread)
+    <stem>_<build_id>/.pyz-listing.json   names expected in every directory (read on repair)
+    <stem>_<build_id>/.pyz-files          size + mtime of every file (a slice checked on a thread)
     <stem>_<build_id>/.pyz-in-use         every running process holds a shared flock on it
     <stem>_<build_id>.lock                exclusive flock while extracting or swapping
     <stem>_<build_id>.<pid>.<hex>.tmp     an extraction in progress (stale once its lock is free)
@@ -36,8 +36,6 @@ SITE_PACKAGES = "site-packages"
 ERROR_EXIT_STATUS = 70
 # Directories without code checked per warm start (see cache_state): ~0.3 ms of stats.
 DATA_SAMPLE = 128
-# Key of the per-file [path, size, mtime_ns] list in the listing (no directory name starts with /).
-FILES_KEY = "/files"
 # How long a warm start waits for verify_files before running the app (seconds): small apps are
 # verified before any of their code is imported; larger ones finish on the thread meanwhile.
 VERIFY_WAIT = 0.004
@@ -47,6 +45,24 @@ FALSE_WORDS = ("0", "false", "no", "off")
 
 # The shared flock on .pyz-in-use lives as long as the process: kept here so it is never closed.
 _in_use_descriptors = []
+
+# __main__.py's load_once, set when the archive runs (None when imported from an unpacked tree).
+load_once = None
+
+
+def submodule(name):
+    """`from . import <name>`, compiled once when running from the archive (see load_once in
+    __main__.py): _extract and _unzip alone would otherwise cost ~6 ms more on a first run."""
+    full_name = __name__ + "." + name
+    module = sys.modules.get(full_name)
+    if module is None:
+        if load_once is None:
+            __import__(full_name)  # an unpacked tree: a plain import (with bytecode caching)
+            return sys.modules[full_name]
+        directory = os.path.dirname(__file__)
+        module = load_once(full_name, type(__loader__)(directory), os.path.join(directory, name + ".py"))
+        setattr(sys.modules[__name__], name, module)
+    return module
 
 
 class _JsonContext:
@@ -536,7 +552,7 @@ def locate_cache(environment):
                 continue
             state = cache_state(extraction_dir, environment.build_id)
             if state == "changed":
-                from . import _extract
+                _extract = submodule("_extract")
 
                 state = _extract.revalidate(extraction_dir)
             # no_modify apps re-hash every file anyway (and refuse rather than repair).
@@ -545,7 +561,7 @@ def locate_cache(environment):
                 return os.path.join(extraction_dir, SITE_PACKAGES)
             _release_in_use()
             break  # present but damaged: repair it where it is
-    from . import _extract
+    _extract = submodule("_extract")
 
     return _extract.ensure_extracted(environment, roots, may_fall_back, stem, directory_name)
 
@@ -564,7 +580,7 @@ def _extract_cleanup_if_needed(root, stem, build_id):
     prefix = stem + "_"
     for name in names:
         if name.startswith(prefix) and name not in own and "_" not in name[len(prefix):]:
-            from . import _extract
+            _extract = submodule("_extract")
 
             _extract.clean_up(root, stem, build_id)
             return
@@ -581,12 +597,12 @@ def run():
         environment = Environment(read_environment(archive), archive)
         site_packages = locate_cache(environment)
         if environment.no_modify:
-            from . import _extract
+            _extract = submodule("_extract")
 
             _extract.ensure_not_modified(site_packages, environment.hashes)
         activate(environment, site_packages)
         if environment.preamble:
-            from . import _modes
+            _modes = submodule("_modes")
 
             _modes.run_preamble(environment, site_packages)
     except BootstrapError as error:
@@ -602,12 +618,12 @@ def run_application(environment, site_packages):
     else printed to stderr -> 1; SystemExit raised by the app propagates unchanged.
     """
     if environment.interpreter or not (environment.entry_point or environment.script):
-        from . import _modes
+        _modes = submodule("_modes")
 
         _modes.interpreter()
         return
     if environment.script:
-        from . import _modes
+        _modes = submodule("_modes")
 
         try:
             _modes.run_console_script(environment.script, site_packages)

@@ -17,7 +17,6 @@ from . import (
     FILE_SIGNALS_NAME,
     MANIFEST_NAME,
     SITE_PACKAGES,
-    FILES_KEY,
     BootstrapError,
     _acquire_in_use,
     cache_state,
@@ -25,8 +24,10 @@ from . import (
     verify_files,
     fallback_root,
     parse_json,
+    submodule,
 )
-from . import _unzip
+
+_unzip = submodule("_unzip")
 
 try:
     import fcntl
@@ -217,13 +218,13 @@ def _walk_directories(site_packages):
         yield ("" if relative == "." else relative), sorted(subdirectories + names)
 
 
-def manifest_order(listing):
-    """(directories, how many of them hold code, file paths) in the order the manifest records
-    them. Directories holding code first: every warm start checks those (cache_state), the
-    others in a sample. The root always counts as code (top-level packages, .pth files). Files
-    follow their directories; a name that is a key of the listing is a directory.
-
-    Needs only the listing, so a first run works it out while the workers extract."""
+def manifest_plan(listing):
+    """(directories, how many of them hold code, file paths, listing as JSON): all of the
+    manifest that does not depend on the extraction, so a first run works it out while the
+    workers extract. Directories holding code first: every warm start checks those
+    (cache_state), the others in a sample. The root always counts as code (top-level packages,
+    .pth files). Files follow their directories; a name that is a key of the listing is a
+    directory."""
     code = sorted(relative for relative, names in listing.items() if not relative or any(name.endswith(CODE_SUFFIXES) for name in names))
     ordered = code + sorted(set(listing).difference(code))
     paths = []
@@ -232,21 +233,21 @@ def manifest_order(listing):
             path = relative + "/" + name if relative else name
             if path not in listing:
                 paths.append(path)
-    return ordered, len(code), paths
+    return ordered, len(code), paths, to_json(listing)
 
 
-def write_manifest(extraction_dir, build_id, listing=None, signals=None, order=None):
+def write_manifest(extraction_dir, build_id, listing=None, signals=None, plan=None):
     """Listing first, manifest last: a manifest on disk means everything before it was written.
 
     `listing` ({directory: names}, from the extraction plan) spares a walk over every file,
-    `signals` ({path: (size, mtime_ns)}, from extract_payload) a stat of every file, and `order`
-    (manifest_order of the listing) the sorting; the directory mtimes are read now, after any
-    compile_pyc run has added its __pycache__ dirs.
+    `signals` ({path: (size, mtime_ns)}, from extract_payload) a stat of every file, and `plan`
+    (manifest_plan of the listing) the sorting and the listing's JSON; the directory mtimes are
+    read now, after any compile_pyc run has added its __pycache__ dirs.
     """
     site_packages = os.path.join(extraction_dir, SITE_PACKAGES)
     if listing is None:
         listing = dict(_walk_directories(site_packages))
-    ordered, code_count, paths = order or manifest_order(listing)
+    ordered, code_count, paths, listing_text = plan or manifest_plan(listing)
     directories = []
     if os.stat in os.supports_dir_fd:
         # Relative to an open site-packages: the kernel walks a short path (thousands of stats).
@@ -260,30 +261,27 @@ def write_manifest(extraction_dir, build_id, listing=None, signals=None, order=N
         for relative in ordered:
             path = os.path.join(site_packages, relative) if relative else site_packages
             directories.append([relative, os.stat(path).st_mtime_ns])
-    # Size and mtime of every file, checked off the critical path of each warm start
-    # (verify_files, on a thread): an in-place truncation or edit moves no directory mtime.
-    # `signals` (the extractor's fstat of each file it wrote) spares an lstat per file here.
-    files = []
+    # Size and mtime of every file as "size mtime_ns path" lines, code files first, checked off
+    # the critical path of each warm start, a bounded slice at a time (verify_files, on a
+    # thread): an in-place truncation or edit moves no directory mtime. `signals` (the
+    # extractor's fstat of each file it wrote) spares an lstat per file here.
+    lines = []
     signals = signals or {}
     for path in paths:
         known = signals.get(path)
         if known is not None and known[1]:
-            files.append([path, known[0], known[1]])
+            lines.append("%d %d %s\n" % (known[0], known[1], path))
             continue
         try:
             status = os.lstat(os.path.join(site_packages, path.replace("/", os.sep)))
         except OSError:
             continue
         if stat.S_ISREG(status.st_mode):
-            files.append([path, status.st_size, status.st_mtime_ns])
-    recorded = dict(listing)
-    recorded[FILES_KEY] = files
+            lines.append("%d %d %s\n" % (status.st_size, status.st_mtime_ns, path))
     with open(os.path.join(extraction_dir, LISTING_NAME), "w") as handle:
-        handle.write(to_json(recorded))
-    # The same sizes and mtimes as lines, code files first, so a warm start can check a bounded
-    # slice of them without parsing everything (verify_files).
+        handle.write(listing_text)
     with open(os.path.join(extraction_dir, FILE_SIGNALS_NAME), "w", encoding="utf-8", newline="\n") as handle:
-        handle.write("".join("%d %d %s\n" % (size, mtime, relative) for relative, size, mtime in files))
+        handle.write("".join(lines))
     _write_json_atomically(
         os.path.join(extraction_dir, MANIFEST_NAME),
         {"layout": LAYOUT, "build_id": build_id, "code_directories": code_count, "directories": directories},
@@ -397,13 +395,13 @@ def ensure_extracted(environment, roots, may_fall_back, stem, directory_name):
             try:
                 site_packages = os.path.join(temporary, SITE_PACKAGES)
                 signals = {}
-                orders = []  # worked out while the workers extract
+                plans = []  # worked out while the workers extract
                 listing = _unzip.extract_payload(
                     environment.archive, environment.payload, site_packages, signals=signals,
-                    during=lambda listing: orders.append(manifest_order(listing)))
+                    during=lambda listing: plans.append(manifest_plan(listing)))
                 if environment.compile_pyc:
                     _compile(site_packages, environment.compile_workers)
-                write_manifest(temporary, environment.build_id, listing, signals, orders[0] if orders else None)
+                write_manifest(temporary, environment.build_id, listing, signals, plans[0] if plans else None)
                 os.close(os.open(os.path.join(temporary, IN_USE_NAME), os.O_WRONLY | os.O_CREAT, 0o600))
             except BaseException:
                 _remove_tree(temporary)  # a refused or failed extraction leaves nothing behind

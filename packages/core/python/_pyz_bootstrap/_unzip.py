@@ -288,8 +288,33 @@ def plan_members(members):
     components, duplicates (also a file that is another member's parent directory) and symlinks
     (mode S_IFLNK in the Unix external attributes: a link could point outside the cache).
     `files` are (relative path, member) in central directory order (= archive order for pyz).
-    String tests rather than splitting every name: this runs before any worker starts.
+
+    This runs before any worker starts, so the name checks run over all names at once, as
+    substring tests of one joined string (C loops, ~1 ms for 5,000 names): each name framed as
+    "/name/", one per line, holds "//", "/./" or "/../" exactly when the name is empty,
+    absolute, ends with "/" (a directory member) or has an empty, "." or ".." component. Only
+    when a test finds something does the member-by-member check run (_plan_each), to name the
+    member and the reason, or to plan what the fast path leaves to it (directory members, names
+    holding a ":" or a line break).
     """
+    names = [member[NAME] for member in members]
+    joined = "\n".join(names)
+    framed = "/" + joined.replace("\n", "/\n/") + "/"
+    if (
+        "//" in framed or "/./" in framed or "/../" in framed or "\\" in joined or "\0" in joined or ":" in joined
+        or len(set(names)) != len(names)
+        or any((member[MODE] & 0o170000) == S_IFLNK for member in members)
+    ):
+        return _plan_each(members)
+    directories = _ancestors(set(name.rpartition("/")[0] for name in names))
+    if not directories.isdisjoint(names):
+        return _plan_each(members)
+    return sorted(directories), list(zip(names, members))
+
+
+def _plan_each(members):
+    """plan_members one member at a time: raises UNSAFE_MEMBER naming the first unsafe member
+    and the reason, else plans like plan_members (and directory members too)."""
     files = []
     seen = set()
     parents = set()
@@ -617,9 +642,7 @@ def extract_payload(archive, payload_name, destination, workers=None, use_fork=N
         else:
             _run_threaded(job, workers, side_work)
         if signals is not None:
-            mtimes = job.mtimes
-            for index, (relative, member) in enumerate(files):
-                signals[relative] = (member[SIZE], mtimes[index])
+            signals.update(zip([relative for relative, _member in files], zip([member[SIZE] for _relative, member in files], job.mtimes)))
         return listing[0]
     finally:
         source.close()
