@@ -7,7 +7,9 @@
  *   the layout shiv uses), and shiv itself when a `shiv` executable is available.
  * - first run (cold): a fresh SHIV_ROOT every run, so the run extracts everything, against a
  *   single-threaded `zipfile.extractall` of the same files (a zip of the corpus, level 6). The
- *   extracted trees stay until the end of the suite (about 10 × the corpus on disk).
+ *   extracted trees stay until the end of the suite (about 10 × the corpus on disk). Before
+ *   each cold run, `sync` and a pause (settleWriteback): no run pays for the writeback of the
+ *   runs before it.
  *
  * Each archive is checked before it is timed: the build's outputs pass zipfile's testzip, the
  * first run exits 0, and the first cold run extracts exactly the corpus's files.
@@ -29,6 +31,21 @@ function timeOnce(command, args, environment) {
   if (result.error) throw result.error;
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${(result.stderr || result.stdout).trim().slice(-1500)}`);
   return { wallMs, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * Writes back what earlier runs left dirty (`sync`), then waits SETTLE_MS. Each cold run leaves
+ * ~the corpus of dirty pages and a journal full of new inodes; the kernel writes them back on its
+ * own schedule (the journal every 5 s, data after 30 s), and when that lands inside a timed run
+ * it takes CPU from it: with ext4 on a loop device, writeback is a memory copy on the CPU, and it
+ * runs on whichever core is free, which for a single-threaded extraction is the idle second core
+ * but for pyz one of its two workers' (medium corpus, 8 interleaved runs each: pyz 284 ms
+ * median, 276-304, without; 273 ms, 264-276, with; zipfile.extractall 522 and 520 ms).
+ */
+const SETTLE_MS = 300;
+function settleWriteback() {
+  spawnSync('sync', [], { stdio: 'ignore' });
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, SETTLE_MS);
 }
 
 /** Start-up runs: bytecode caching on, as on a server. */
@@ -144,6 +161,7 @@ async function runtimeForCorpus(name, options, scratch) {
     for (let index = 0; index < colds.length; index++) {
       const cold = colds[(index + round) % colds.length];
       const root = fs.mkdtempSync(path.join(directory, 'cold-'));
+      settleWriteback();
       coldTimes.get(cold.id).push(cold.run(root).wallMs);
       if (round === 0 && cold.id === 'pyz first run') {
         const extracted = extractedFiles(root);
@@ -207,7 +225,7 @@ function runtimeTables(results, options) {
     '',
     markdownTable(warmHeader, warmRows, 'lrrrrrrrrr'),
     '',
-    `### runtime — first run with a fresh SHIV_ROOT (median of ${options.coldRuns} interleaved runs; the pyz time includes interpreter start-up)`,
+    `### runtime — first run with a fresh SHIV_ROOT (median of ${options.coldRuns} interleaved runs, each after \`sync\`; the pyz time includes interpreter start-up)`,
     '',
     markdownTable(coldHeader, coldRows, 'lrrrrrr'),
     '',

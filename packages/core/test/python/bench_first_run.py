@@ -17,7 +17,8 @@ in the last 60 s (more while its inode table block is dirty; fs/ext4/ialloc.c re
 so deleting thousands of files makes the next runs' file creation several times slower. That
 holds for the next benchmark too: give each one a fresh ROOT (a new top-level directory lands in
 other block groups) and --keep the outputs, deleting them once the measurements are over.
-Before each run the harness waits (up to 30 s) for the CPUs to be idle, so that another process's
+Before each run the harness syncs (earlier runs' dirty pages and journal are written back now,
+not inside a timed run) and waits (up to 30 s) for the CPUs to be idle, so that another process's
 burst of work (a compiler, the kernel writing back earlier runs' files) does not land in one run;
 the number of such waits is printed.
 """
@@ -126,6 +127,8 @@ def main():
                 counter += 1
                 destination = os.path.join(root, "%d-%s" % (counter, variant.replace(":", "-")))
                 args, env = command(variant, archive, destination)
+                if hasattr(os, "sync"):
+                    os.sync()  # earlier runs' writeback, done now rather than inside a timed run
                 waits += wait_for_idle_cpus()
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 started = time.perf_counter()
