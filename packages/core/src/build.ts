@@ -416,6 +416,7 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
     const head = pending.shift()!;
     if ('piece' in head) {
       await drainPiece(head.member, await head.piece, head.first, head.last, head.bytes);
+      piecesInFlight--;
       drained(head.bytes);
       return;
     }
@@ -458,6 +459,11 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
   /** Read buffers of finished pieces, kept for the next ones (one per thread, plus one). */
   const pieceBuffers: Buffer[] = [];
   const keptPieceBuffers = (backend?.concurrency ?? 1) + 1;
+  // Pieces of a big member queued and not yet written: one per thread keeps every thread busy
+  // (a piece deflates in ~10 ms, reading and hashing the next takes ~1 ms), and one more is
+  // being read. More only holds more memory: a big member then needs no more than small files,
+  // so peak memory does not grow with the size of the largest file.
+  let piecesInFlight = 0;
   const takePieceBuffer = (): Buffer => pieceBuffers.pop() ?? Buffer.allocUnsafe(PIECE_SIZE);
   const keepPieceBuffer = (buffer: Buffer): void => {
     if (pieceBuffers.length < keptPieceBuffers) pieceBuffers.push(buffer);
@@ -494,10 +500,11 @@ async function writePayload(sink: ZipEntrySink, files: readonly FileRecord[], ba
         compressed.catch(() => {}); // awaited in its turn; must not surface as unhandled first
         pending.push({ piece: compressed, member, first, last, bytes: length });
         inFlight += length;
+        piecesInFlight++;
         if (last) break;
         current = next!;
         length = nextLength;
-        while (full()) await drainOne();
+        while (full() || piecesInFlight >= keptPieceBuffers) await drainOne();
       }
     } finally {
       fs.closeSync(descriptor);
