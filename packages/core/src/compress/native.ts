@@ -5,6 +5,7 @@
  * over as paths (`compressFiles`): the addon reads, hashes and deflates them on its threads, which
  * leaves the main thread only the archive writing.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -65,14 +66,21 @@ export function nativePlatformSuffix(): string {
   const base = `${process.platform}-${process.arch}`;
   if (process.platform === 'win32') return (platformSuffix = `${base}-msvc`);
   if (process.platform !== 'linux') return (platformSuffix = base);
-  // A diagnostic report takes a few milliseconds: asked once per process.
+  // The addon built here says which C library this is; a diagnostic report (~5 ms, a visible
+  // part of a build's start) is asked only when both builds, or neither, are present.
+  const built = [`${base}-gnu`, `${base}-musl`].filter((suffix) => existsSync(addonPathFor(suffix)));
+  if (built.length === 1) return (platformSuffix = built[0]!);
   const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
   return (platformSuffix = report?.header?.glibcVersionRuntime ? `${base}-gnu` : `${base}-musl`);
 }
 
+function addonPathFor(suffix: string): string {
+  return fileURLToPath(new URL(`../../../../native/pyz-native.${suffix}.node`, import.meta.url));
+}
+
 /** Where `npm run build -w native` puts the addon for this platform. */
 export function defaultNativeAddonPath(): string {
-  return fileURLToPath(new URL(`../../../../native/pyz-native.${nativePlatformSuffix()}.node`, import.meta.url));
+  return addonPathFor(nativePlatformSuffix());
 }
 
 /** Loads the addon (Node caches it); throws when it is missing, cannot load or is outdated. */

@@ -11,6 +11,14 @@ import type { FileHandle } from 'node:fs/promises';
 /** Small writes are gathered into a buffer this big; larger chunks go straight to the file. */
 export const WRITE_BUFFER_SIZE: number = 1 << 20;
 
+/**
+ * After this many bytes written, a datasync starts in the background (never more than one at a
+ * time): the disk writes the archive while it is being built, so the fsync of `finish`, on the
+ * critical path, only waits for the last few megabytes (medium corpus on this machine's disk:
+ * ~20 ms of waiting for 25 MB at the end of every build).
+ */
+export const BACKGROUND_SYNC_BYTES: number = 8 << 20;
+
 export class FileSink {
   readonly #handle: FileHandle;
   readonly #buffer: Uint8Array = new Uint8Array(WRITE_BUFFER_SIZE);
@@ -19,6 +27,11 @@ export class FileSink {
   #bufferStart: number;
   /** Highest position ever written to the file itself: what `truncate` must cut back to `position`. */
   #fileEnd: number;
+  /** Bytes written since the last background datasync started. */
+  #unsynced = 0;
+  /** The background datasync in flight, if any; it never rejects (its error is kept for finish). */
+  #syncing: Promise<void> | undefined;
+  #syncError: unknown;
 
   constructor(handle: FileHandle, startPosition = 0) {
     this.#handle = handle;
@@ -82,6 +95,8 @@ export class FileSink {
   /** Flushes, cuts off anything a rewind left behind, and forces the bytes to disk. */
   async finish(): Promise<number> {
     await this.flush();
+    await this.#syncing;
+    if (this.#syncError !== undefined) throw this.#syncError;
     const size = this.position;
     if (this.#fileEnd > size) {
       await this.#handle.truncate(size);
@@ -100,5 +115,18 @@ export class FileSink {
       written += result.bytesWritten;
     }
     this.#fileEnd = Math.max(this.#fileEnd, position + bytes.length);
+    this.#unsynced += bytes.length;
+    if (this.#unsynced >= BACKGROUND_SYNC_BYTES && this.#syncing === undefined && this.#syncError === undefined) {
+      this.#unsynced = 0;
+      this.#syncing = this.#handle.datasync().then(
+        () => {
+          this.#syncing = undefined;
+        },
+        (error: unknown) => {
+          this.#syncError = error;
+          this.#syncing = undefined;
+        },
+      );
+    }
   }
 }
