@@ -39,6 +39,9 @@ ZIP64_END_SIGNATURE = 0x06064B50
 # length(2) extra length(2) comment length(2) disk number start(2) internal attributes(2)
 # external attributes(4) local header offset(4); then name, extra field, comment.
 CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
+# The same header without the fields read_directory does not use (versions, time, date, disk
+# number start, internal attributes): 11 values instead of 17 to unpack, for every member.
+CENTRAL_FIELDS = struct.Struct("<I4xHH4xIIIHHH4xII")
 CENTRAL_SIGNATURE = 0x02014B50
 # APPNOTE 4.3.7 local file header: signature(4) version needed(2) flags(2) method(2) time(2)
 # date(2) crc-32(4) compressed size(4) uncompressed size(4) name length(2) extra length(2).
@@ -80,8 +83,9 @@ OUTPUT_SLACK = 0 if sys.version_info >= (3, 10) else 1
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 # One member of a zip, as the central directory describes it.
-# (name, raw name bytes, method, crc-32, compressed size, size, local header offset, mode, flags)
-NAME, RAW_NAME, METHOD, CRC, COMPRESSED_SIZE, SIZE, OFFSET, MODE, FLAGS = range(9)
+# (name, length of the name in bytes, method, crc-32, compressed size, size, local header offset,
+# mode, flags)
+NAME, NAME_LENGTH, METHOD, CRC, COMPRESSED_SIZE, SIZE, OFFSET, MODE, FLAGS = range(9)
 
 
 def _invalid(archive, detail):
@@ -182,31 +186,39 @@ def read_directory(source, start, size, description):
     except (OSError, EOFError, struct.error) as error:
         raise _invalid(description, "cannot read the central directory: %s" % error)
     members = []
-    unpack = CENTRAL_HEADER.unpack_from
-    header_size = CENTRAL_HEADER.size
+    append = members.append
+    unpack = CENTRAL_FIELDS.unpack_from
+    header_size = CENTRAL_FIELDS.size
     position = 0
     end = len(directory)
     base = start + concatenated
+    # Names all ASCII (as good as always): one decode of the whole directory, then slices of it;
+    # ASCII reads the same as UTF-8 and as cp437.
+    text = directory.decode("ascii") if directory.isascii() else None
     while position < end:
         if position + header_size > end:
             raise _invalid(description, "truncated central directory")
-        (signature, _made_by, _needed, flags, method, _time, _date, crc, compressed_size, file_size,
-         name_length, extra_length, comment_length, _disk_start, _internal, external, offset) = unpack(directory, position)
+        (signature, flags, method, crc, compressed_size, file_size, name_length, extra_length, comment_length,
+         external, offset) = unpack(directory, position)
         if signature != CENTRAL_SIGNATURE:
             raise _invalid(description, "bad central directory header at offset %d" % position)
         name_start = position + header_size
-        raw_name = directory[name_start:name_start + name_length]
+        name_end = name_start + name_length
         if compressed_size == 0xFFFFFFFF or file_size == 0xFFFFFFFF or offset == 0xFFFFFFFF:
-            extra = directory[name_start + name_length:name_start + name_length + extra_length]
-            file_size, compressed_size, offset = _zip64_values(extra, file_size, compressed_size, offset, description, raw_name)
-        position = name_start + name_length + extra_length + comment_length
+            extra = directory[name_end:name_end + extra_length]
+            file_size, compressed_size, offset = _zip64_values(extra, file_size, compressed_size, offset, description, directory[name_start:name_end])
+        position = name_end + extra_length + comment_length
         if position > end:
             raise _invalid(description, "truncated central directory")
-        try:
-            name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437")
-        except UnicodeDecodeError:
-            raise _invalid(description, "member name %r is not valid UTF-8" % raw_name)
-        members.append((name, raw_name, method, crc, compressed_size, file_size, base + offset, external >> 16, flags))
+        if text is not None:
+            name = text[name_start:name_end]
+        else:
+            raw_name = directory[name_start:name_end]
+            try:
+                name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437")
+            except UnicodeDecodeError:
+                raise _invalid(description, "member name %r is not valid UTF-8" % raw_name)
+        append((name, name_length, method, crc, compressed_size, file_size, base + offset, external >> 16, flags))
     return members
 
 
@@ -408,7 +420,7 @@ def _extract_member(source, archive, destination, relative, member):
     lstat per file after extraction on the critical path. Nothing moves a file's mtime once it is
     written (close does not; CPython's pyc check only reads it).
     """
-    _name, raw_name, method, crc, compressed_size, size, offset, mode, flags = member
+    _name, name_length, method, crc, compressed_size, size, offset, mode, flags = member
     if method not in (STORED, DEFLATED) or flags & FLAG_ENCRYPTED:
         raise _MemberError(
             "ARCHIVE_INVALID", "%s: payload member %s uses compression method %d%s" % (
@@ -420,7 +432,7 @@ def _extract_member(source, archive, destination, relative, member):
         if compressed_size <= LARGE_MEMBER and size <= LARGE_MEMBER:
             # One read for the local header and (usually) the data: the local name and extra
             # field are almost always as long as the central directory's name (+ a little slack).
-            guess = LOCAL_HEADER.size + len(raw_name) + 64
+            guess = LOCAL_HEADER.size + name_length + 64
             block = source.read(offset, guess + compressed_size) if offset + guess + compressed_size <= source.size else source.read(offset, LOCAL_HEADER.size)
             fields = LOCAL_HEADER.unpack_from(block)
             if fields[0] != LOCAL_SIGNATURE:
@@ -543,10 +555,10 @@ def _chunks(directories, files, workers):
     last ones; so workers mostly create files in directories of their own (entries of one
     directory are created under that directory's lock) and read separate regions of the archive.
     """
+    parents = [relative.rpartition("/")[0] for relative, _member in files]
     costs = []
     previous = None
-    for relative, member in files:
-        parent = relative.rpartition("/")[0]
+    for parent, (_relative, member) in zip(parents, files):
         costs.append(FILE_COST + member[SIZE] + (FILE_COST if parent != previous else 0))  # + mkdir
         previous = parent
     remaining = sum(costs)
@@ -582,7 +594,7 @@ def _chunks(directories, files, workers):
     # worker busy while the others have nothing left.
     order = list(range(min(workers, len(bounds)))) + sorted(range(workers, len(bounds)), key=lambda index: -weights[index])
     bounds = [bounds[index] for index in order]
-    needed = [_ancestors(set(relative.rpartition("/")[0] for relative, _member in files[first:end])) for first, end in bounds]
+    needed = [_ancestors(set(parents[first:end])) for first, end in bounds]
     # Directories no file needs (explicit empty directory members) go to the first chunk.
     needed[0].update(_ancestors(set(directories).difference(*needed)))
     return [(sorted(chunk_directories), first, end) for chunk_directories, (first, end) in zip(needed, bounds)]
