@@ -20,6 +20,7 @@ import { PyzError } from '../errors.js';
 import { crc32Combine, updateCrc32 } from './crc32.js';
 import { FileSink } from './file-sink.js';
 import {
+  type CentralDirectoryEntry,
   type CompressionMethod,
   type DosDateTime,
   type EntryHeaderFields,
@@ -28,7 +29,7 @@ import {
   ZIP64_LIMIT,
   compareEncodedNames,
   dosDateTimeFromEpochSeconds,
-  encodeCentralDirectoryHeader,
+  encodeCentralDirectory,
   encodeEndOfArchive,
   encodeEntryName,
   encodeLocalFileHeader,
@@ -215,19 +216,9 @@ class WriterContext {
   }
 }
 
-/** What the central directory needs of a completed entry. */
-interface CentralRecord {
-  /** The name as given (validated, and encoded to UTF-8 again when the directory is written). */
-  readonly name: string;
-  readonly utf8: boolean;
-  readonly method: CompressionMethod;
-  readonly crc32: number;
-  readonly compressedSize: number;
-  readonly uncompressedSize: number;
-  readonly externalAttributes: number;
-  /** Relative to the start of the zip it belongs to. */
-  readonly localHeaderOffset: number;
-}
+/** What the central directory needs of a completed entry (the name as given, validated, and
+ * encoded to UTF-8 again when the directory is written). */
+type CentralRecord = CentralDirectoryEntry;
 
 /**
  * A central record with one fixed shape, holding the caller's name string rather than its UTF-8
@@ -492,11 +483,9 @@ class ArchiveBody {
     this.#checkWritable('close');
     const sink = this.#context.sink;
     const centralDirectoryOffset = sink.position - this.#baseOffset;
-    for (const record of this.#records) {
-      const header = encodeCentralDirectoryHeader({ ...record, encodedName: Buffer.from(record.name, 'utf8'), dosDateTime: this.#context.dosDateTime });
-      await sink.write(header);
-      if (this.#trackCrc) this.#crc = updateCrc32(header, this.#crc);
-    }
+    const directory = encodeCentralDirectory(this.#records, this.#context.dosDateTime);
+    await sink.write(directory);
+    if (this.#trackCrc) this.#crc = updateCrc32(directory, this.#crc);
     const endOffset = sink.position - this.#baseOffset;
     const end = encodeEndOfArchive({
       entryCount: this.#records.length,
