@@ -60,15 +60,22 @@ function indexPath(output: string, cacheRoot: string): string {
 /** sha256 hex of a file, streamed (archives can be larger than memory). */
 export async function sha256OfFile(file: string): Promise<string> {
   const hash = createHash('sha256');
-  // One buffer for the whole file: a read stream's fresh 1 MiB chunk per read left garbage in
-  // proportion to the archive, the last and highest point of a build's peak RSS.
-  const buffer = Buffer.allocUnsafe(1 << 20);
+  // Two buffers for the whole file: a read stream's fresh 1 MiB chunk per read left garbage in
+  // proportion to the archive, the last and highest point of a build's peak RSS. The next chunk
+  // is read (on the thread pool) while this one is hashed: one after the other, the reads were
+  // ~40 % of the time (large corpus: ~50 -> ~30 ms, on the critical path at the end of a build).
+  const buffers = [Buffer.allocUnsafe(1 << 20), Buffer.allocUnsafe(1 << 20)];
   const handle = await fs.promises.open(file, 'r');
   try {
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+    let position = 0;
+    let reading = handle.read(buffers[0]!, 0, buffers[0]!.length, position);
+    for (let index = 0; ; index ^= 1) {
+      const { bytesRead } = await reading;
       if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
+      position += bytesRead;
+      const next = buffers[index ^ 1]!;
+      reading = handle.read(next, 0, next.length, position);
+      hash.update(buffers[index]!.subarray(0, bytesRead));
     }
   } finally {
     await handle.close();

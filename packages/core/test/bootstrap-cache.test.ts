@@ -15,6 +15,7 @@ import {
   buildArchive,
   buildStandIn,
   findPython,
+  inProcessRun,
   listDirectory,
   makeTemporaryDirectory,
   removeDirectory,
@@ -462,17 +463,10 @@ describe('bootstrap cache with a large payload (python3.11)', () => {
     const root = join(workspace, 'root-work');
     const environment = runEnvironment({ SHIV_ROOT: root });
     for (const archive of [bigPyz, smallPyz]) expect(spawnSync(python, [archive], { env: environment }).status).toBe(0);
-    const driver = [
-      'import runpy, sys',
-      'archive = sys.argv[1]',
-      'sys.argv = [archive]',
-      'try:',
-      '    runpy.run_path(archive, run_name="__main__")',
-      'except SystemExit as exit:',
-      '    assert not exit.code, exit.code',
-      'rchar = [line for line in open("/proc/self/io") if line.startswith("rchar")][0].split()[1]',
-      'sys.stderr.write("RCHAR %s\\n" % rchar)',
-    ].join('\n');
+    const driver = inProcessRun(
+      [],
+      ['rchar = [line for line in open("/proc/self/io") if line.startswith("rchar")][0].split()[1]', 'sys.stderr.write("RCHAR %s\\n" % rchar)'],
+    );
     const bytesRead = (archive: string): number => {
       const result = spawnSync(python, ['-c', driver, archive], { env: environment, encoding: 'utf8' });
       const match = /RCHAR (\d+)/.exec(result.stderr);

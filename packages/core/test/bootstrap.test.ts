@@ -11,6 +11,7 @@ import {
   buildArchive,
   buildStandIn,
   findPython,
+  inProcessRun,
   type ArchiveOptions,
   makeTemporaryDirectory,
   removeDirectory,
@@ -73,23 +74,21 @@ describe.each(['3.8', '3.13'])('bootstrap on python%s', (version) => {
       const pyz = await archive('app', { entryPoint: 'demo:main' });
       // Counts compile() calls per file name around the same code path as `python app.pyz`
       // (runpy on the archive; runpy itself compiles __main__.py twice, like the interpreter).
-      const driver = [
-        'import builtins, json, runpy, sys',
-        'archive = sys.argv[1]',
-        'sys.argv = [archive]',
-        'counts = {}',
-        'real_compile = builtins.compile',
-        'def counting_compile(source, filename, *args, **kwargs):',
-        '    counts[str(filename)] = counts.get(str(filename), 0) + 1',
-        '    return real_compile(source, filename, *args, **kwargs)',
-        'builtins.compile = counting_compile',
-        'try:',
-        '    runpy.run_path(archive, run_name="__main__")',
-        'except SystemExit as exit:',
-        '    assert not exit.code, exit.code',
-        'modules = {name: [module.__file__, module.__spec__.origin, type(module.__loader__).__name__] for name, module in sys.modules.items() if name.startswith("_pyz_bootstrap")}',
-        'sys.stderr.write("REPORT " + json.dumps({"counts": {name.replace(archive, "ARCHIVE").replace("\\\\", "/"): count for name, count in counts.items() if "_pyz_bootstrap" in name}, "modules": modules}) + "\\n")',
-      ].join('\n');
+      const driver = inProcessRun(
+        [
+          'import builtins, json',
+          'counts = {}',
+          'real_compile = builtins.compile',
+          'def counting_compile(source, filename, *args, **kwargs):',
+          '    counts[str(filename)] = counts.get(str(filename), 0) + 1',
+          '    return real_compile(source, filename, *args, **kwargs)',
+          'builtins.compile = counting_compile',
+        ],
+        [
+          'modules = {name: [module.__file__, module.__spec__.origin, type(module.__loader__).__name__] for name, module in sys.modules.items() if name.startswith("_pyz_bootstrap")}',
+          'sys.stderr.write("REPORT " + json.dumps({"counts": {name.replace(archive, "ARCHIVE").replace("\\\\", "/"): count for name, count in counts.items() if "_pyz_bootstrap" in name}, "modules": modules}) + "\\n")',
+        ],
+      );
       const report = (root: string) => {
         const result = spawnSync(python, ['-c', driver, pyz], { env: runEnvironment({ SHIV_ROOT: root }), encoding: 'utf8' });
         const match = /REPORT (.*)/.exec(result.stderr);
@@ -111,20 +110,10 @@ describe.each(['3.8', '3.13'])('bootstrap on python%s', (version) => {
 
     it('a traceback from a bootstrap module shows its source lines', async () => {
       const pyz = await archive('app', { entryPoint: 'demo:main' });
-      const driver = [
-        'import runpy, sys, traceback',
-        'archive = sys.argv[1]',
-        'sys.argv = [archive]',
-        'try:',
-        '    runpy.run_path(archive, run_name="__main__")',
-        'except SystemExit:',
-        '    pass',
-        'unzip = sys.modules["_pyz_bootstrap._unzip"]',
-        'try:',
-        '    unzip.read_directory(None, 0, 0, "x")',
-        'except Exception:',
-        '    print(traceback.format_exc())',
-      ].join('\n');
+      const driver = inProcessRun(
+        ['import traceback'],
+        ['unzip = sys.modules["_pyz_bootstrap._unzip"]', 'try:', '    unzip.read_directory(None, 0, 0, "x")', 'except Exception:', '    print(traceback.format_exc())'],
+      );
       const result = spawnSync(python, ['-c', driver, pyz], { env: runEnvironment({ SHIV_ROOT: join(workspace, 'traceback') }), encoding: 'utf8' });
       expect(result.stdout).toContain('_pyz_bootstrap/_unzip.py", line');
       expect(result.stdout).toContain('tail = source.read(tail_start, tail_size)');

@@ -152,6 +152,25 @@ export function runPyzAsync(python: string, pyz: string, args: string[] = [], op
   });
 }
 
+/**
+ * A `python -c` script that runs the archive given as its first argument inside that interpreter
+ * the way `python app.pyz` does (runpy on the archive), with the Python lines `before` and
+ * `after` around it; the app exiting with a status other than 0 fails the script.
+ */
+export function inProcessRun(before: string[], after: string[]): string {
+  return [
+    'import runpy, sys',
+    'archive = sys.argv[1]',
+    'sys.argv = [archive]',
+    ...before,
+    'try:',
+    '    runpy.run_path(archive, run_name="__main__")',
+    'except SystemExit as exit:',
+    '    assert not exit.code, exit.code',
+    ...after,
+  ].join('\n');
+}
+
 /** Entries of a directory, sorted ([] when it does not exist). */
 export function listDirectory(path: string): string[] {
   return existsSync(path) ? readdirSync(path).sort() : [];
