@@ -782,8 +782,12 @@ fn walk_simple(root: &std::path::Path) -> Result<(String, Vec<f64>), NotSimple> 
     let shared = (Mutex::new(WalkQueue { directories: vec![(root.to_path_buf(), String::new())], busy: 0, failed: false }), Condvar::new());
     let threads = std::thread::available_parallelism().map_or(1, |count| count.get()).clamp(1, MAX_WALK_THREADS);
     let parts: Vec<Result<(String, Vec<f64>), NotSimple>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(|| walk_worker(&shared))).collect();
-        workers.into_iter().map(|worker| worker.join().unwrap_or(Err(NotSimple))).collect()
+        // The calling thread walks too; a helper that cannot be started (a pids limit) is just
+        // one helper fewer (scope.spawn would panic, and a panic aborts the addon's process).
+        let helpers: Vec<_> = (1..threads).filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, || walk_worker(&shared)).ok()).collect();
+        let mut parts = vec![walk_worker(&shared)];
+        parts.extend(helpers.into_iter().map(|helper| helper.join().unwrap_or(Err(NotSimple))));
+        parts
     });
     let (mut paths, mut stats) = (String::new(), Vec::<f64>::new());
     for part in parts {

@@ -192,9 +192,9 @@ def read_directory(source, start, size, description):
     position = 0
     end = len(directory)
     base = start + concatenated
-    # Names all ASCII (as good as always): one decode of the whole directory, then slices of it;
-    # ASCII reads the same as UTF-8 and as cp437.
-    text = directory.decode("ascii") if directory.isascii() else None
+    # One decode of the whole directory as latin-1 (a character per byte, so positions match);
+    # a name whose slice is ASCII (as good as always) reads the same in UTF-8 and in cp437.
+    text = directory.decode("latin-1")
     while position < end:
         if position + header_size > end:
             raise _invalid(description, "truncated central directory")
@@ -210,9 +210,8 @@ def read_directory(source, start, size, description):
         position = name_end + extra_length + comment_length
         if position > end:
             raise _invalid(description, "truncated central directory")
-        if text is not None:
-            name = text[name_start:name_end]
-        else:
+        name = text[name_start:name_end]
+        if not name.isascii():
             raw_name = directory[name_start:name_end]
             try:
                 name = raw_name.decode("utf-8" if flags & FLAG_UTF8 else "cp437")
@@ -302,12 +301,13 @@ def plan_members(members):
     `files` are (relative path, member) in central directory order (= archive order for pyz).
 
     This runs before any worker starts, so the name checks run over all names at once, as
-    substring tests of one joined string (C loops, ~1 ms for 5,000 names): each name framed as
-    "/name/", one per line, holds "//", "/./" or "/../" exactly when the name is empty,
-    absolute, ends with "/" (a directory member) or has an empty, "." or ".." component. Only
-    when a test finds something does the member-by-member check run (_plan_each), to name the
-    member and the reason, or to plan what the fast path leaves to it (directory members, names
-    holding a ":" or a line break).
+    substring tests of one joined string (C loops, ~1 ms for 5,000 names): framed as
+    "/name/", one per line, the names hold "//", "/./" or "/../" when one of them is empty,
+    absolute, ends with "/" (a directory member) or has an empty, "." or ".." component (and
+    for some harmless names: one starting or ending with a line break). Only when a test finds
+    something does the member-by-member check run (_plan_each), to name the member and the
+    reason, or to plan what the fast path leaves to it (directory members, names holding a
+    ":").
     """
     names = [member[NAME] for member in members]
     joined = "\n".join(names)

@@ -251,7 +251,6 @@ export function encodeLocalFileHeader(fields: EntryHeaderFields, zip64: boolean)
   return bytes;
 }
 
-/** The central directory record of one entry, with where its local header starts. */
 /** What the central directory holds of one entry (the name as given, encoded here). */
 export interface CentralDirectoryEntry {
   readonly name: string;
