@@ -37,10 +37,9 @@ ZIP64_END_SIGNATURE = 0x06064B50
 # APPNOTE 4.3.12 central directory file header: signature(4) version made by(2) version needed(2)
 # flags(2) method(2) time(2) date(2) crc-32(4) compressed size(4) uncompressed size(4) name
 # length(2) extra length(2) comment length(2) disk number start(2) internal attributes(2)
-# external attributes(4) local header offset(4); then name, extra field, comment.
-CENTRAL_HEADER = struct.Struct("<IHHHHHHIIIHHHHHII")
-# The same header without the fields read_directory does not use (versions, time, date, disk
-# number start, internal attributes): 11 values instead of 17 to unpack, for every member.
+# external attributes(4) local header offset(4); then name, extra field, comment. Read with the
+# fields read_directory does not use (versions, time, date, disk number start, internal
+# attributes) skipped as padding: 11 values instead of 17 to unpack, for every member.
 CENTRAL_FIELDS = struct.Struct("<I4xHH4xIIIHHH4xII")
 CENTRAL_SIGNATURE = 0x02014B50
 # APPNOTE 4.3.7 local file header: signature(4) version needed(2) flags(2) method(2) time(2)

@@ -4,9 +4,10 @@
  * reports a batch the same way — one output buffer with the results back to back, five numbers
  * per file in `meta` and 32 digest bytes per file — decoded here into `CompressedFileResult`s.
  *
- * The worker-thread backends (wasm, zlib) share {@link READ_FILES_WORKER_SOURCE}; the native
- * addon does the same in Rust (native/src/lib.rs).
+ * The worker-thread backends (wasm, zlib) share {@link READ_FILES_WORKER_SOURCE} and
+ * {@link terminateWorkers}; the native addon does the same in Rust (native/src/lib.rs).
  */
+import type { Worker } from 'node:worker_threads';
 import { PIECE_SIZE } from './pieces.js';
 import type { CompressedFileResult } from './types.js';
 
@@ -20,6 +21,20 @@ export const FILE_STATUS = { deflated: 0, stored: 1, oversize: 2, failed: 3 } as
 export interface FileTask {
   readonly path: string;
   readonly size: number;
+}
+
+/**
+ * Stops a pool's worker threads and waits until they have exited. Each is ref'd again first:
+ * terminate() resolves on the worker's 'exit' event, which an idle (unref'd) worker would let
+ * the process end before delivering, leaving the pool's close() pending.
+ */
+export async function terminateWorkers(workers: readonly Worker[]): Promise<void> {
+  await Promise.all(
+    workers.map((worker) => {
+      worker.ref();
+      return worker.terminate();
+    }),
+  );
 }
 
 /**

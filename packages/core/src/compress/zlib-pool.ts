@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { PyzError } from '../errors.js';
 import { zlibLevel } from './levels.js';
-import { decodeFileResults, sliceByWeight, type FileTask } from './file-tasks.js';
+import { decodeFileResults, sliceByWeight, terminateWorkers, type FileTask } from './file-tasks.js';
 import { GC_FLAG_LOCK } from '../young-gc.js';
 import { compressMembers, PIECE_SIZE } from './pieces.js';
 import type { CompressedBuffer, CompressedFileResult, CompressionBackend } from './types.js';
@@ -137,14 +137,7 @@ class ZlibBackend implements CompressionBackend {
     for (const task of this.#queue.splice(0)) task.reject(closed);
     const slots = this.#slots.splice(0);
     for (const slot of slots) slot.task?.reject(closed);
-    // Ref'd again first: terminate() resolves on the worker's 'exit' event, which an idle
-    // (unref'd) worker would let the process end before delivering, leaving close() pending.
-    await Promise.all(
-      slots.map((slot) => {
-        slot.worker.ref();
-        return slot.worker.terminate();
-      }),
-    );
+    await terminateWorkers(slots.map((slot) => slot.worker));
   }
 
   /** Gives queued tasks to idle workers, starting workers up to `concurrency`. */
